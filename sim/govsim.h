@@ -1,0 +1,234 @@
+/*
+ * govsim: DEV/test stand-in for the government's GovID OpenID Connect
+ * provider. A separate program, never linked into certrenew; it shares only
+ * src/util (errors, capped buffers, logging).
+ *
+ * What it trusts: its command line, the people file and the files in its data
+ * directory. Everything arriving over HTTP is untrusted and goes through the
+ * capped parsers in form.c and the validators in oidc.c.
+ *
+ * Threads: libmicrohttpd calls the handlers from a pool of threads. All
+ * mutable state (pending logins, codes, access tokens) lives in struct gs and
+ * is touched only with gs->lock held; everything else in struct gs is
+ * read-only once main has started the server.
+ */
+#ifndef GOVSIM_H
+#define GOVSIM_H
+
+#include <pthread.h>
+#include <sys/socket.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "util/buf.h"
+#include "util/err.h"
+
+#define GS_LOG "govsim"
+
+/* Caps on untrusted input and on memory. */
+#define GS_BODY_MAX      8192   /* form bodies of /login and /token */
+#define GS_FORM_FIELDS   32     /* fields in one form or query string */
+#define GS_TABLE_MAX     10000  /* entries in each in-memory table */
+#define GS_MAX_REDIRECTS 16     /* --redirect-uri options */
+
+/* Lifetimes, in seconds. */
+#define GS_PENDING_TTL 300      /* an /authorize request waiting for a login */
+#define GS_CODE_TTL    60       /* an authorization code */
+#define GS_TOKEN_TTL   300      /* access token and ID token */
+
+/* ACR values of GovID's assurance levels. */
+#define GS_ACR_SUBSTANTIAL "govid:substantial"
+#define GS_ACR_VERY_HIGH   "govid:very-high"
+
+/* ---- util.c: small helpers over libsodium and cr_buf ---- */
+
+/* Reads a whole regular file of at most cap bytes; *out is NUL-terminated,
+ * owned by the caller (free()). CR_ERR_TOOBIG past the cap, CR_ERR_IO. */
+enum cr_err gs_read_file(const char *path, size_t cap, char **out, size_t *len);
+/* SHA-256 of n bytes. */
+void gs_sha256(const void *p, size_t n, uint8_t out[32]);
+/* base64url without padding of n bytes; *out owned by the caller. */
+enum cr_err gs_b64url(const uint8_t *p, size_t n, char **out);
+/* A fresh 256-bit random value, base64url (43 characters); caller frees. */
+enum cr_err gs_random_token(char **out);
+/* Constant-time equality of two strings of any length (compares hashes). */
+int gs_secret_equal(const char *a, const char *b);
+/* Appends s percent-encoded (everything but RFC 3986 unreserved). */
+enum cr_err gs_url_append(struct cr_buf *b, const char *s);
+/* Appends s with & < > " ' escaped, for HTML text and attribute values. */
+enum cr_err gs_html_append(struct cr_buf *b, const char *s);
+/* 1 if s holds an ASCII control character (C0 or DEL). */
+int gs_has_ctl(const char *s);
+/* 1 if s is space-separated list containing word. */
+int gs_has_word(const char *list, const char *word);
+/* Current wall-clock time in seconds. */
+time_t gs_now(void);
+
+/* ---- form.c: application/x-www-form-urlencoded fields ---- */
+
+struct gs_form {
+	size_t n;
+	char *name[GS_FORM_FIELDS];
+	char *value[GS_FORM_FIELDS];
+};
+
+void gs_form_init(struct gs_form *f);
+void gs_form_free(struct gs_form *f);
+/* Adds one already-decoded field (copies both). CR_ERR_TOOBIG past
+ * GS_FORM_FIELDS fields. */
+enum cr_err gs_form_add(struct gs_form *f, const char *name, size_t nlen,
+    const char *value, size_t vlen);
+/* Parses an urlencoded body ('+' is a space, %XX escapes; NUL bytes and bad
+ * escapes are refused with CR_ERR_INVALID). No I/O. */
+enum cr_err gs_form_parse(const char *buf, size_t len, struct gs_form *out);
+/* Percent-decodes n bytes into a new string; '+' becomes a space. */
+enum cr_err gs_urldecode(const char *s, size_t n, char **out);
+/*
+ * Looks up a field. *val is borrowed from f. An empty value counts as absent
+ * (RFC 6749 3.1). Returns CR_ERR_NOTFOUND when absent, CR_ERR_CONFLICT when
+ * repeated, CR_ERR_TOOBIG when longer than maxlen, CR_ERR_INVALID when it
+ * holds control characters.
+ */
+enum cr_err gs_form_get(const struct gs_form *f, const char *name, size_t maxlen,
+    const char **val);
+
+/* ---- table.c: bounded, expiring maps keyed by SHA-256 of a secret ---- */
+
+struct gs_table;
+
+/* free_fn releases an entry's data; the table calls it on expiry/removal. */
+struct gs_table *gs_table_new(size_t cap, void (*free_fn)(void *));
+void gs_table_free(struct gs_table *t);
+/* Stores data (consumed on CR_OK only) under id until expires. Drops expired
+ * entries first; CR_ERR_TOOBIG when still full. */
+enum cr_err gs_table_put(struct gs_table *t, const uint8_t id[32], time_t expires,
+    void *data);
+/* Borrowed data of a live entry, or NULL; valid until the next call on t. */
+void *gs_table_get(struct gs_table *t, const uint8_t id[32], time_t now);
+/* Removes a live entry and hands its data to the caller; NULL if none. */
+void *gs_table_take(struct gs_table *t, const uint8_t id[32], time_t now);
+/* Removes an entry (live or not) and frees its data. */
+void gs_table_remove(struct gs_table *t, const uint8_t id[32]);
+
+/* ---- people.c: the GovID accounts ---- */
+
+enum {
+	GS_ROLE_HOLDER = 1,
+	GS_ROLE_COORDINATOR = 2,
+	GS_ROLE_OFFICER = 4,
+};
+
+struct gs_person {
+	char *sub;
+	char *name;
+	char *email;
+	unsigned roles;
+};
+
+struct gs_people {
+	size_t n;
+	struct gs_person *v;
+};
+
+/* Loads and validates the people[] array of the demo JSON file. */
+enum cr_err gs_people_load(const char *path, struct gs_people *out);
+void gs_people_free(struct gs_people *p);
+/* Borrowed pointer into p, or NULL. */
+const struct gs_person *gs_people_find(const struct gs_people *p, const char *sub);
+
+/* ---- keys.c: the ES256 signing key ---- */
+
+struct gs_key;
+
+/* Loads DIR/govid-signing-jwk.json, creating it (0600) on first start. */
+enum cr_err gs_key_open(const char *data_dir, struct gs_key **out);
+void gs_key_free(struct gs_key *k);
+/* The JWKS document (public key only); borrowed, lives as long as k. */
+const char *gs_key_jwks(const struct gs_key *k);
+/* Signs payload as a compact JWS {"alg":"ES256","typ":"JWT","kid":...};
+ * *out owned by the caller. Not thread-safe: call with gs->lock held. */
+enum cr_err gs_key_sign(const struct gs_key *k, const char *payload, size_t len,
+    char **out);
+
+/* ---- the program state ---- */
+
+struct gs {
+	/* Read-only once the server runs. */
+	char *issuer;          /* no trailing slash */
+	const char *prefix;    /* path part of issuer ("" at the root); points into issuer */
+	char *client_id;
+	char *client_secret;
+	char *redirect_uris[GS_MAX_REDIRECTS];
+	size_t n_redirect_uris;
+	struct gs_people people;
+	struct gs_key *key;
+	char *csp;             /* Content-Security-Policy of HTML pages */
+
+	/* Guarded by lock. */
+	pthread_mutex_t lock;
+	struct gs_table *pending; /* struct gs_pending, by SHA-256 of the request id */
+	struct gs_table *codes;   /* struct gs_code, by SHA-256 of the code */
+	struct gs_table *tokens;  /* struct gs_token, by SHA-256 of the access token */
+};
+
+/* ---- http.c: the libmicrohttpd glue ---- */
+
+/* One HTTP request; lives from the first handler call to completion. */
+struct gs_req {
+	struct gs *gs;
+	struct MHD_Connection *conn;
+	const char *method;   /* borrowed from MHD for the request's life */
+	const char *url;      /* full path, for the log */
+	const char *path;     /* path below the issuer's prefix */
+	struct cr_buf body;   /* capped at GS_BODY_MAX */
+	int body_too_big;
+	int answered;
+};
+
+/* Starts the server on addr; *out is the daemon. */
+enum cr_err gs_http_start(struct gs *gs, const struct sockaddr *addr, int ipv6,
+    struct MHD_Daemon **out);
+/* A request header, or NULL. Borrowed for the request's life. */
+const char *gs_header(struct gs_req *r, const char *name);
+/*
+ * Queues a response and logs "METHOD PATH STATUS". body is consumed (may be
+ * NULL for no body). headers is NULL or a NULL-terminated list of name, value
+ * pairs. Every response gets no-store and the usual hardening headers.
+ */
+enum MHD_Result gs_reply(struct gs_req *r, unsigned status, const char *ctype,
+    struct cr_buf *body, const char *const *headers);
+enum MHD_Result gs_reply_text(struct gs_req *r, unsigned status, const char *text);
+/* j is consumed. */
+enum MHD_Result gs_reply_json(struct gs_req *r, unsigned status, json_t *j,
+    const char *const *headers);
+/* RFC 6749 5.2 error body. */
+enum MHD_Result gs_reply_oauth_error(struct gs_req *r, unsigned status,
+    const char *error, const char *desc);
+enum MHD_Result gs_reply_redirect(struct gs_req *r, const char *location);
+/* html is consumed. */
+enum MHD_Result gs_reply_html(struct gs_req *r, unsigned status, struct cr_buf *html);
+
+/* ---- oidc.c: the endpoints (details in oidc.h) ---- */
+
+/* Creates the in-memory tables of gs. */
+enum cr_err gs_oidc_init(struct gs *gs);
+/* Frees them; the server must be stopped. */
+void gs_oidc_fini(struct gs *gs);
+/* Dispatches a complete request (body read) to its endpoint. */
+enum MHD_Result gs_route(struct gs_req *r);
+
+/* ---- page.c: the HTML pages ---- */
+
+/* The Content-Security-Policy matching the pages' inline style; caller frees. */
+enum cr_err gs_page_csp(char **out);
+/* The login page listing every account as a button posting req and sub. */
+enum cr_err gs_page_login(const struct gs *gs, const char *req_id, int very_high,
+    struct cr_buf *out);
+/* An error page that leads nowhere (used when the client cannot be trusted). */
+enum cr_err gs_page_error(const char *title, const char *message, struct cr_buf *out);
+
+#endif

@@ -1,0 +1,190 @@
+/*
+ * `certrenew serve` (the portal) and `certrenew jobs` (the background worker).
+ */
+#include <dirent.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "adapters/httpc.h"
+#include "app/commands.h"
+#include "util/crypto.h"
+#include "util/log.h"
+#include "web/server.h"
+
+static bool
+wants_help(int argc, char **argv, const char *usage)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(usage, stdout);
+			return true;
+		}
+	return false;
+}
+
+/* Loads locale_dir/LANG.json for each language into one object keyed by language. */
+static enum cr_err
+load_locales(const char *dir, json_t **out)
+{
+	static const char *const langs[] = {"zh-Hant", "en", "pt"};
+	json_t *all = json_object();
+
+	for (size_t i = 0; i < sizeof(langs) / sizeof(langs[0]); i++) {
+		char path[CR_CFG_STR + 32];
+		json_error_t jerr;
+		json_t *t;
+
+		snprintf(path, sizeof(path), "%s/%s.json", dir, langs[i]);
+		if ((t = json_load_file(path, 0, &jerr)) == NULL || !json_is_object(t)) {
+			cr_error("serve", "locale %s:%d: %s", path, jerr.line, t ? "not an object" : jerr.text);
+			json_decref(t);
+			json_decref(all);
+			return CR_ERR_CONFIG;
+		}
+		json_object_set_new(all, langs[i], t);
+	}
+	*out = all;
+	return CR_OK;
+}
+
+static void
+css_version(const struct cr_static_files *s, char out[16])
+{
+	const void *data;
+	size_t len;
+	const char *etag, *type;
+
+	snprintf(out, 16, "0");
+	/* The ETag is "<hex>"; its first hex digits name the version. */
+	if (cr_static_get(s, "style.css", &data, &len, &etag, &type) == CR_OK)
+		snprintf(out, 16, "%.8s", etag + 1);
+}
+
+int
+cr_cmd_serve(const struct cr_config *cfg, int argc, char **argv, const sigset_t *stop)
+{
+	struct cr_app app = {.cfg = cfg};
+	struct cr_server *srv = NULL;
+	struct cr_govid_config gc;
+	char secret[512], redirect[CR_CFG_STR + 32], errbuf[256];
+	int sig, rc = 1;
+
+	if (wants_help(argc, argv,
+	        "usage: certrenew serve\n"
+	        "Runs the portal on `listen` (default 127.0.0.1:8080) until SIGTERM or SIGINT.\n"
+	        "Needs an initialised database (certrenew init).\n"))
+		return 0;
+	if (cr_read_secret_file(cfg->govid_client_secret_file, secret, sizeof(secret)) != CR_OK)
+		return 1;
+	snprintf(redirect, sizeof(redirect), "%s/auth/callback", cfg->base_url);
+	gc = (struct cr_govid_config){cfg->govid_issuer, cfg->govid_client_id, secret, redirect, 5000};
+	if (cr_store_open(cfg->database_url, cfg->http_threads + 1, &app.store) != CR_OK ||
+	    cr_tmpl_set_new(&app.tmpl) != CR_OK || cr_static_load(cfg->static_dir, &app.statics) != CR_OK ||
+	    load_locales(cfg->locale_dir, &app.locales) != CR_OK || cr_govid_new(&gc, &app.govid) != CR_OK)
+		goto out;
+	if (cr_tmpl_load_dir(app.tmpl, cfg->templates_dir, errbuf, sizeof(errbuf)) != CR_OK) {
+		cr_error("serve", "templates: %s", errbuf);
+		goto out;
+	}
+	{
+		struct cr_db *db = cr_store_get(app.store);
+		int v = 0;
+		enum cr_err err = cr_db_schema_version(db, &v);
+
+		cr_store_put(app.store, db);
+		if (err != CR_OK || v == 0) {
+			cr_error("serve", "database %s is not initialised: run `certrenew init`", cfg->database_url);
+			goto out;
+		}
+	}
+	css_version(app.statics, app.css_version);
+	if (cr_server_start(&app, &srv) != CR_OK)
+		goto out;
+	cr_info("serve", "portal listening on http://%s:%d/ (%s mode, %d threads)", cfg->listen_host, cfg->listen_port,
+	    cfg->dev ? "DEV" : "production", cfg->http_threads);
+	sigwait(stop, &sig);
+	cr_info("serve", "signal %d: stopping", sig);
+	rc = 0;
+out:
+	cr_server_stop(srv);
+	cr_govid_free(app.govid);
+	json_decref(app.locales);
+	cr_static_free(app.statics);
+	cr_tmpl_set_free(app.tmpl);
+	cr_store_close(app.store);
+	sodium_memzero(secret, sizeof(secret));
+	return rc;
+}
+
+/* One pass of housekeeping: purge expired sessions and abandoned login flows. */
+static enum cr_err
+jobs_pass(const struct cr_config *cfg, struct cr_store *st)
+{
+	struct cr_db *db = cr_store_get(st);
+	time_t now = time(NULL);
+	long sessions = 0, flows = 0;
+	enum cr_err err;
+
+	err = cr_db_sessions_purge(db, now - (time_t)cfg->session_idle_minutes * 60,
+	    now - (time_t)cfg->session_absolute_minutes * 60, &sessions);
+	if (err == CR_OK)
+		err = cr_db_login_flows_purge(db, now - 3600, &flows);
+	cr_store_put(st, db);
+	if (err == CR_OK && (sessions > 0 || flows > 0))
+		cr_info("jobs", "purged %ld expired sessions and %ld abandoned login flows", sessions, flows);
+	return err;
+}
+
+int
+cr_cmd_jobs(const struct cr_config *cfg, int argc, char **argv, const sigset_t *stop)
+{
+	struct cr_store *st = NULL;
+	bool once = false;
+	int interval = 60, rc = 0;
+
+	if (wants_help(argc, argv,
+	        "usage: certrenew jobs [--once] [--interval SECONDS]\n"
+	        "Runs the background work (housekeeping now; renewal notices and mail delivery\n"
+	        "as they land) every SECONDS (default 60) until SIGTERM or SIGINT; --once runs one\n"
+	        "pass and exits, for cron.\n"))
+		return 0;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--once") == 0)
+			once = true;
+		else if (strcmp(argv[i], "--interval") == 0 && i + 1 < argc) {
+			char *end;
+			long v = strtol(argv[++i], &end, 10);
+			if (*end != '\0' || v < 1 || v > 86400) {
+				fprintf(stderr, "certrenew jobs: --interval must be 1..86400 seconds\n");
+				return 1;
+			}
+			interval = (int)v;
+		} else {
+			fprintf(stderr, "certrenew jobs: unknown argument '%s' (see --help)\n", argv[i]);
+			return 1;
+		}
+	}
+	if (cr_store_open(cfg->database_url, 1, &st) != CR_OK)
+		return 1;
+	for (;;) {
+		struct timespec ts = {interval, 0};
+
+		if (jobs_pass(cfg, st) != CR_OK)
+			rc = 1;
+		if (once)
+			break;
+		if (sigtimedwait(stop, NULL, &ts) > 0) {
+			cr_info("jobs", "stopping");
+			break;
+		}
+	}
+	cr_store_close(st);
+	return rc;
+}

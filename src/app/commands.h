@@ -1,0 +1,22 @@
+/*
+ * The certrenew commands. Each takes the loaded configuration and its own
+ * arguments (argv[0] is the command name) and returns a process exit status.
+ */
+#ifndef CR_APP_COMMANDS_H
+#define CR_APP_COMMANDS_H
+
+#include <signal.h>
+
+#include "app/config.h"
+
+int cr_cmd_init(const struct cr_config *cfg, int argc, char **argv);
+int cr_cmd_demo_data(const struct cr_config *cfg, int argc, char **argv);
+/* serve and jobs return when one of the signals in `stop` arrives (blocked by the caller). */
+int cr_cmd_serve(const struct cr_config *cfg, int argc, char **argv, const sigset_t *stop);
+int cr_cmd_jobs(const struct cr_config *cfg, int argc, char **argv, const sigset_t *stop);
+int cr_cmd_audit_verify(const struct cr_config *cfg, int argc, char **argv);
+
+/* Reads a one-line secret file (trailing newline dropped) into out. */
+enum cr_err cr_read_secret_file(const char *path, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,255 @@
+/*
+ * Configuration loading; see config.h. Keys are a fixed table so that an
+ * unknown key in a file is an error (a typo must not silently keep a default).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+enum kind { K_STR, K_INT, K_BOOL, K_MODE, K_LISTEN, K_URL };
+
+struct key {
+	const char *name;
+	enum kind kind;
+	size_t off;
+	size_t size;  /* for strings */
+	int min, max; /* for integers */
+};
+
+#define S(n, f) {n, K_STR, offsetof(struct cr_config, f), sizeof(((struct cr_config *)0)->f), 0, 0}
+#define U(n, f) {n, K_URL, offsetof(struct cr_config, f), sizeof(((struct cr_config *)0)->f), 0, 0}
+#define I(n, f, lo, hi) {n, K_INT, offsetof(struct cr_config, f), 0, lo, hi}
+#define B(n, f) {n, K_BOOL, offsetof(struct cr_config, f), 0, 0, 0}
+
+static const struct key keys[] = {
+	{"mode", K_MODE, 0, 0, 0, 0},
+	{"listen", K_LISTEN, 0, 0, 0, 0},
+	S("var_dir", var_dir),
+	U("base_url", base_url),
+	S("database.url", database_url),
+	U("govid.issuer", govid_issuer),
+	S("govid.client_id", govid_client_id),
+	S("govid.client_secret_file", govid_client_secret_file),
+	S("templates_dir", templates_dir),
+	S("static_dir", static_dir),
+	S("locale_dir", locale_dir),
+	S("demo.people_file", people_file),
+	I("renewal.window_days", window_days, 1, 365),
+	I("session.idle_minutes", session_idle_minutes, 1, 24 * 60),
+	I("session.absolute_minutes", session_absolute_minutes, 5, 7 * 24 * 60),
+	I("http.threads", http_threads, 1, 256),
+	I("http.max_connections", http_max_connections, 16, 100000),
+	B("session.cookie_secure", cookie_secure),
+};
+
+static void
+defaults(struct cr_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->dev = true;
+	snprintf(c->var_dir, sizeof(c->var_dir), "var");
+	snprintf(c->listen_host, sizeof(c->listen_host), "127.0.0.1");
+	c->listen_port = 8080;
+	snprintf(c->base_url, sizeof(c->base_url), "http://127.0.0.1:8080");
+	snprintf(c->govid_issuer, sizeof(c->govid_issuer), "http://127.0.0.1:8081");
+	snprintf(c->govid_client_id, sizeof(c->govid_client_id), "certrenew");
+	snprintf(c->templates_dir, sizeof(c->templates_dir), "templates");
+	snprintf(c->static_dir, sizeof(c->static_dir), "static");
+	snprintf(c->locale_dir, sizeof(c->locale_dir), "locale");
+	snprintf(c->people_file, sizeof(c->people_file), "demo/people.json");
+	c->window_days = 30;
+	c->session_idle_minutes = 30;
+	c->session_absolute_minutes = 8 * 60;
+	c->http_threads = 4;
+	c->http_max_connections = 1024;
+	c->cookie_secure = false;
+}
+
+static enum cr_err
+fail(char *err, size_t errlen, const char *key, const char *why)
+{
+	snprintf(err, errlen, "config key '%s': %s", key, why);
+	return CR_ERR_CONFIG;
+}
+
+static enum cr_err
+parse_int(const char *v, int lo, int hi, int *out)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || n < lo || n > hi)
+		return CR_ERR_CONFIG;
+	*out = (int)n;
+	return CR_OK;
+}
+
+static enum cr_err
+parse_listen(struct cr_config *c, const char *v)
+{
+	const char *colon = strrchr(v, ':');
+	size_t hl;
+	int port;
+
+	if (colon == NULL || colon == v)
+		return CR_ERR_CONFIG;
+	hl = (size_t)(colon - v);
+	if (hl >= sizeof(c->listen_host) || parse_int(colon + 1, 1, 65535, &port) != CR_OK)
+		return CR_ERR_CONFIG;
+	memcpy(c->listen_host, v, hl);
+	c->listen_host[hl] = '\0';
+	c->listen_port = port;
+	return CR_OK;
+}
+
+enum cr_err
+cr_config_set(struct cr_config *c, const char *name, const char *v, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const struct key *k = &keys[i];
+		char *base = (char *)c;
+		size_t n;
+
+		if (strcmp(k->name, name) != 0)
+			continue;
+		switch (k->kind) {
+		case K_MODE:
+			if (strcmp(v, "dev") == 0)
+				c->dev = true;
+			else if (strcmp(v, "prod") == 0)
+				c->dev = false;
+			else
+				return fail(err, errlen, name, "must be 'dev' or 'prod'");
+			return CR_OK;
+		case K_LISTEN:
+			if (parse_listen(c, v) != CR_OK)
+				return fail(err, errlen, name, "must be HOST:PORT with a port from 1 to 65535");
+			return CR_OK;
+		case K_INT:
+			if (parse_int(v, k->min, k->max, (int *)(void *)(base + k->off)) != CR_OK) {
+				char why[96];
+				snprintf(why, sizeof(why), "must be an integer from %d to %d", k->min, k->max);
+				return fail(err, errlen, name, why);
+			}
+			return CR_OK;
+		case K_BOOL:
+			if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+				*(bool *)(void *)(base + k->off) = true;
+			else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+				*(bool *)(void *)(base + k->off) = false;
+			else
+				return fail(err, errlen, name, "must be true or false");
+			return CR_OK;
+		case K_URL:
+			if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
+				return fail(err, errlen, name, "must be an http:// or https:// URL");
+			/* FALLTHROUGH */
+		case K_STR:
+			n = strlen(v);
+			if (n == 0)
+				return fail(err, errlen, name, "must not be empty");
+			if (n >= k->size)
+				return fail(err, errlen, name, "is too long");
+			memcpy(base + k->off, v, n + 1);
+			/* URLs are joined with paths later; a trailing slash would double it. */
+			if (k->kind == K_URL)
+				while (n > 0 && base[k->off + n - 1] == '/')
+					base[k->off + --n] = '\0';
+			return CR_OK;
+		}
+	}
+	snprintf(err, errlen, "unknown config key '%s'", name);
+	return CR_ERR_CONFIG;
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
+		*--e = '\0';
+	return s;
+}
+
+static enum cr_err
+load_file(struct cr_config *c, const char *path, char *err, size_t errlen)
+{
+	FILE *f;
+	char line[2048];
+	int lineno = 0;
+	enum cr_err rc = CR_OK;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "config file %s: %s", path, strerror(errno));
+		return CR_ERR_CONFIG;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *eq, *k, *v;
+
+		lineno++;
+		k = trim(line);
+		if (*k == '\0' || *k == '#')
+			continue;
+		if ((eq = strchr(k, '=')) == NULL) {
+			snprintf(err, errlen, "config file %s:%d: expected 'key = value'", path, lineno);
+			rc = CR_ERR_CONFIG;
+			break;
+		}
+		*eq = '\0';
+		k = trim(k);
+		v = trim(eq + 1);
+		if ((rc = cr_config_set(c, k, v, err, errlen)) != CR_OK)
+			break;
+	}
+	fclose(f);
+	return rc;
+}
+
+static void
+env_name(const char *key, char *out, size_t outlen)
+{
+	size_t j = 0;
+	int n = snprintf(out, outlen, "CERTRENEW_");
+
+	j = (size_t)n;
+	for (size_t i = 0; key[i] != '\0' && j + 1 < outlen; i++) {
+		char ch = key[i];
+		out[j++] = ch == '.' ? '_' : (ch >= 'a' && ch <= 'z') ? (char)(ch - 32) : ch;
+	}
+	out[j] = '\0';
+}
+
+enum cr_err
+cr_config_load(struct cr_config *c, const char *path, char *err, size_t errlen)
+{
+	enum cr_err rc;
+
+	defaults(c);
+	if (path != NULL && (rc = load_file(c, path, err, errlen)) != CR_OK)
+		return rc;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		char name[128];
+		const char *v;
+
+		env_name(keys[i].name, name, sizeof(name));
+		if ((v = getenv(name)) != NULL && (rc = cr_config_set(c, keys[i].name, v, err, errlen)) != CR_OK)
+			return rc;
+	}
+	/* Paths that default under var_dir follow it when only var_dir is set. */
+	if (c->database_url[0] == '\0')
+		snprintf(c->database_url, sizeof(c->database_url), "sqlite:%.1000s/certrenew.db", c->var_dir);
+	if (c->govid_client_secret_file[0] == '\0')
+		snprintf(c->govid_client_secret_file, sizeof(c->govid_client_secret_file),
+		    "%.990s/secrets/govid_client_secret", c->var_dir);
+	return CR_OK;
+}

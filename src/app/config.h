@@ -1,0 +1,46 @@
+/*
+ * certrenew's configuration: built-in DEV defaults, then an optional file of
+ * `key = value` lines, then CERTRENEW_* environment variables (the key in
+ * capitals with dots as underscores: database.url -> CERTRENEW_DATABASE_URL).
+ * A bad value is refused with a message naming the key.
+ */
+#ifndef CR_APP_CONFIG_H
+#define CR_APP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/err.h"
+
+#define CR_CFG_STR 1024
+
+struct cr_config {
+	bool dev;                            /* mode = dev | prod */
+	char var_dir[CR_CFG_STR];            /* var_dir */
+	char listen_host[64];                /* listen = host:port */
+	int listen_port;
+	char base_url[CR_CFG_STR];           /* base_url, no trailing slash */
+	char database_url[CR_CFG_STR];       /* database.url: sqlite:PATH */
+	char govid_issuer[CR_CFG_STR];       /* govid.issuer */
+	char govid_client_id[256];           /* govid.client_id */
+	char govid_client_secret_file[CR_CFG_STR];
+	char templates_dir[CR_CFG_STR];
+	char static_dir[CR_CFG_STR];
+	char locale_dir[CR_CFG_STR];
+	char people_file[CR_CFG_STR];        /* demo.people_file (DEV demo data) */
+	int window_days;                     /* renewal.window_days */
+	int session_idle_minutes;            /* session.idle_minutes */
+	int session_absolute_minutes;        /* session.absolute_minutes */
+	int http_threads;                    /* http.threads */
+	int http_max_connections;            /* http.max_connections */
+	bool cookie_secure;                  /* session.cookie_secure: behind TLS */
+};
+
+/* Fills cfg with defaults, then the file (if path is not NULL), then the environment.
+   On error writes a message naming the key (or file line) into err. */
+enum cr_err cr_config_load(struct cr_config *cfg, const char *path, char *err, size_t errlen);
+
+/* Sets one key from its text value; used by the loader and by tests. */
+enum cr_err cr_config_set(struct cr_config *cfg, const char *key, const char *value, char *err, size_t errlen);
+
+#endif

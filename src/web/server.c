@@ -1,0 +1,372 @@
+/*
+ * libmicrohttpd glue: collects a request (headers, capped body), routes it to
+ * a handler, and sends the handler's response with the security headers every
+ * page carries. Handlers never touch libmicrohttpd.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <microhttpd.h>
+
+#include "server.h"
+#include "util/log.h"
+
+#define BODY_CAP (64u * 1024u)
+
+struct cr_server {
+	struct MHD_Daemon *d;
+	struct cr_app *app;
+};
+
+/* Per-connection request state, from the first callback to completion. */
+struct pending {
+	struct cr_buf body;
+	bool too_big;
+	struct timespec t0;
+};
+
+struct route {
+	const char *method;
+	const char *path;
+	cr_handler *fn;
+};
+
+static const struct route routes[] = {
+	{"GET", "/", cr_page_landing},
+	{"GET", "/healthz", cr_page_healthz},
+	{"GET", "/login", cr_page_login},
+	{"GET", "/auth/callback", cr_page_callback},
+	{"POST", "/logout", cr_page_logout},
+	{"GET", "/home", cr_page_home},
+	{"GET", "/ecmp/certrenewal", cr_page_pending},
+};
+
+static const char *
+lookup(struct cr_req *req, enum MHD_ValueKind kind, const char *name)
+{
+	return MHD_lookup_connection_value((struct MHD_Connection *)req->conn, kind, name);
+}
+
+static const char *
+get_header(struct cr_req *req, const char *name)
+{
+	return lookup(req, MHD_HEADER_KIND, name);
+}
+
+static const char *
+get_query(struct cr_req *req, const char *name)
+{
+	return lookup(req, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static const char *
+get_cookie(struct cr_req *req, const char *name)
+{
+	return lookup(req, MHD_COOKIE_KIND, name);
+}
+
+struct cr_db *
+cr_req_db(struct cr_req *req)
+{
+	if (req->db == NULL)
+		req->db = cr_store_get(req->app->store);
+	return req->db;
+}
+
+static void
+client_ip(struct MHD_Connection *c, char *out, size_t outlen)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	snprintf(out, outlen, "?");
+	if (sa == NULL)
+		return;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, (socklen_t)outlen);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+		    (socklen_t)outlen);
+}
+
+static const char *
+pick_lang(struct cr_req *req, struct cr_resp *resp)
+{
+	static const char *const langs[] = {"zh-Hant", "en", "pt"};
+	const char *q = req->query(req, "lang"), *c = req->cookie(req, CR_LANG_COOKIE);
+
+	for (size_t i = 0; i < sizeof(langs) / sizeof(langs[0]); i++)
+		if (q != NULL && strcmp(q, langs[i]) == 0) {
+			cr_resp_cookie(req->app, resp, CR_LANG_COOKIE, langs[i], "/", 365L * 86400);
+			return langs[i];
+		}
+	for (size_t i = 0; i < sizeof(langs) / sizeof(langs[0]); i++)
+		if (c != NULL && strcmp(c, langs[i]) == 0)
+			return langs[i];
+	return langs[0];
+}
+
+static void
+serve_static(struct cr_req *req, struct cr_resp *resp)
+{
+	const char *name = req->path + strlen("/static/"), *etag, *type, *inm;
+	const void *data;
+	size_t len;
+
+	if (strchr(name, '/') != NULL || cr_static_get(req->app->statics, name, &data, &len, &etag, &type) != CR_OK) {
+		cr_render_error(req, resp, 404, "err_not_found", NULL);
+		return;
+	}
+	resp->etag = etag;
+	/* Stylesheet URLs carry a content version, so browsers may keep them. */
+	resp->cache_control = "public, max-age=86400";
+	resp->content_type = type;
+	inm = req->header(req, "If-None-Match");
+	if (inm != NULL && strcmp(inm, etag) == 0) {
+		resp->status = 304;
+		return;
+	}
+	resp->status = 200;
+	resp->static_body = data;
+	resp->static_len = len;
+}
+
+static void
+dispatch(struct cr_req *req, struct cr_resp *resp)
+{
+	bool path_known = false;
+	bool head = strcmp(req->method, "HEAD") == 0;
+
+	if (strncmp(req->path, "/static/", 8) == 0 && (head || strcmp(req->method, "GET") == 0)) {
+		serve_static(req, resp);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (strcmp(routes[i].path, req->path) != 0)
+			continue;
+		path_known = true;
+		if (strcmp(routes[i].method, req->method) == 0 || (head && strcmp(routes[i].method, "GET") == 0)) {
+			routes[i].fn(req, resp);
+			return;
+		}
+	}
+	if (path_known)
+		cr_render_error(req, resp, 405, "err_method", NULL);
+	else
+		cr_render_error(req, resp, 404, "err_not_found", NULL);
+}
+
+static void
+add_security_headers(struct MHD_Response *r, const struct cr_resp *resp)
+{
+	MHD_add_response_header(r, "Content-Security-Policy",
+	    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+	    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(r, "Cross-Origin-Opener-Policy", "same-origin");
+	MHD_add_response_header(r, "Cache-Control", resp->cache_control ? resp->cache_control : "no-store");
+}
+
+static enum MHD_Result
+send_resp(struct MHD_Connection *c, struct cr_resp *resp)
+{
+	struct MHD_Response *r;
+	enum MHD_Result rc;
+
+	if (resp->static_body != NULL)
+		r = MHD_create_response_from_buffer(resp->static_len, (void *)(uintptr_t)resp->static_body,
+		    MHD_RESPMEM_PERSISTENT);
+	else {
+		size_t len = resp->body.len;
+		r = MHD_create_response_from_buffer(len, cr_buf_take(&resp->body), MHD_RESPMEM_MUST_FREE);
+	}
+	if (r == NULL)
+		return MHD_NO;
+	add_security_headers(r, resp);
+	if (resp->content_type != NULL)
+		MHD_add_response_header(r, "Content-Type", resp->content_type);
+	if (resp->etag != NULL)
+		MHD_add_response_header(r, "ETag", resp->etag);
+	if (resp->location[0] != '\0')
+		MHD_add_response_header(r, "Location", resp->location);
+	for (int i = 0; i < resp->ncookies; i++)
+		MHD_add_response_header(r, "Set-Cookie", resp->cookies[i]);
+	rc = MHD_queue_response(c, resp->status, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+static double
+ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static bool
+is_form(struct MHD_Connection *c)
+{
+	const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+	return ct != NULL && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0;
+}
+
+static enum MHD_Result
+handle(struct cr_app *app, struct MHD_Connection *c, const char *url, const char *method, struct pending *p)
+{
+	struct cr_req req = {0};
+	struct cr_resp resp = {0};
+	enum MHD_Result rc;
+
+	req.method = method;
+	req.path = url;
+	req.now = time(NULL);
+	req.header = get_header;
+	req.query = get_query;
+	req.cookie = get_cookie;
+	req.conn = c;
+	req.app = app;
+	client_ip(c, req.ip, sizeof(req.ip));
+	resp.status = 200;
+	cr_buf_init(&resp.body, 4u * 1024u * 1024u);
+	req.lang = pick_lang(&req, &resp);
+	req.body_too_big = p->too_big;
+	if (strcmp(method, "POST") == 0 && !p->too_big && p->body.len > 0) {
+		if (!is_form(c) || cr_form_parse(p->body.data, p->body.len, &req.form) != CR_OK)
+			req.body_malformed = true;
+	}
+
+	if (req.body_too_big)
+		cr_render_error(&req, &resp, 413, "err_too_big", NULL);
+	else if (req.body_malformed)
+		cr_render_error(&req, &resp, 400, "err_bad_form", NULL);
+	else
+		dispatch(&req, &resp);
+
+	if (req.db != NULL)
+		cr_store_put(app->store, req.db);
+	cr_form_free(&req.form);
+	rc = send_resp(c, &resp);
+	cr_buf_free(&resp.body);
+	cr_info("http", "%s %s %u %.1fms %s", method, url, resp.status, ms_since(&p->t0), req.ip);
+	return rc;
+}
+
+static enum MHD_Result
+refuse_early(struct MHD_Connection *c, unsigned status)
+{
+	static const char msg[] = "Request body too large\n";
+	struct MHD_Response *r = MHD_create_response_from_buffer(sizeof(msg) - 1, (void *)(uintptr_t)msg,
+	    MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result rc;
+
+	if (r == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8");
+	MHD_add_response_header(r, "Connection", "close");
+	rc = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method, const char *version,
+    const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	struct pending *p = *con_cls;
+
+	(void)version;
+	if (p == NULL) {
+		const char *cl;
+
+		if ((p = calloc(1, sizeof(*p))) == NULL)
+			return MHD_NO;
+		cr_buf_init(&p->body, BODY_CAP);
+		clock_gettime(CLOCK_MONOTONIC, &p->t0);
+		*con_cls = p;
+		/* A declared length over the cap is refused before any of the body is read. */
+		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+		if (cl != NULL && strtoull(cl, NULL, 10) > BODY_CAP) {
+			p->too_big = true;
+			cr_warn("http", "%s %s refused: Content-Length %s over %u", method, url, cl, BODY_CAP);
+			return refuse_early(c, 413);
+		}
+		return MHD_YES;
+	}
+	if (*upload_data_size != 0) {
+		/* Chunked bodies are counted as they come; the excess is read and dropped. */
+		if (!p->too_big && cr_buf_add(&p->body, upload_data, *upload_data_size) != CR_OK)
+			p->too_big = true;
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	return handle(cls, c, url, method, p);
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	struct pending *p = *con_cls;
+
+	(void)cls;
+	(void)c;
+	(void)toe;
+	if (p == NULL)
+		return;
+	cr_buf_free_secret(&p->body);
+	free(p);
+	*con_cls = NULL;
+}
+
+enum cr_err
+cr_server_start(struct cr_app *app, struct cr_server **out)
+{
+	struct cr_server *srv;
+	struct sockaddr_in sa = {0};
+
+	*out = NULL;
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)app->cfg->listen_port);
+	if (inet_pton(AF_INET, app->cfg->listen_host, &sa.sin_addr) != 1) {
+		cr_error("http", "listen address %s is not an IPv4 address", app->cfg->listen_host);
+		return CR_ERR_CONFIG;
+	}
+	if ((srv = calloc(1, sizeof(*srv))) == NULL)
+		return CR_ERR_NOMEM;
+	srv->app = app;
+	srv->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
+	    (uint16_t)app->cfg->listen_port, NULL, NULL, on_request, app,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)app->cfg->http_threads,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)app->cfg->http_max_connections,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)(app->cfg->http_max_connections / 2),
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256u * 1024u),
+	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+	    MHD_OPTION_END);
+	if (srv->d == NULL) {
+		cr_error("http", "cannot listen on %s:%d", app->cfg->listen_host, app->cfg->listen_port);
+		free(srv);
+		return CR_ERR_IO;
+	}
+	*out = srv;
+	return CR_OK;
+}
+
+void
+cr_server_stop(struct cr_server *srv)
+{
+	if (srv == NULL)
+		return;
+	MHD_stop_daemon(srv->d);
+	free(srv);
+}

@@ -1,0 +1,113 @@
+/*
+ * The portal's web layer: the application context shared by all request
+ * threads (read-only after start-up, except the store pool and the GovID
+ * cache, which lock themselves), one request and its response, and the page
+ * handlers. Handlers never see libmicrohttpd; server.c translates.
+ */
+#ifndef CR_WEB_H
+#define CR_WEB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "adapters/govid.h"
+#include "app/config.h"
+#include "store/store.h"
+#include "util/buf.h"
+#include "util/crypto.h"
+#include "web/form.h"
+#include "web/tmpl.h"
+
+struct cr_static_files;
+
+struct cr_app {
+	const struct cr_config *cfg;
+	struct cr_store *store;
+	struct cr_tmpl_set *tmpl;
+	struct cr_static_files *statics;
+	struct cr_govid *govid;
+	json_t *locales;     /* { "zh-Hant": {...}, "en": {...}, "pt": {...} } */
+	char css_version[16]; /* cache-busting suffix of the stylesheet URL */
+};
+
+#define CR_SESSION_COOKIE "cr_session"
+#define CR_LOGIN_COOKIE "cr_login"
+#define CR_LANG_COOKIE "cr_lang"
+
+struct cr_req {
+	const char *method;
+	const char *path;        /* without the query */
+	char ip[64];
+	time_t now;
+	struct cr_form form;     /* parsed body of a form POST */
+	bool body_too_big;
+	bool body_malformed;
+	/* Header, query argument and cookie lookups (server.c). */
+	const char *(*header)(struct cr_req *, const char *name);
+	const char *(*query)(struct cr_req *, const char *name);
+	const char *(*cookie)(struct cr_req *, const char *name);
+	void *conn;              /* opaque to handlers */
+	const char *lang;        /* "zh-Hant", "en", "pt" */
+	/* Session, filled by cr_session_load for pages that need one. */
+	bool authed;
+	struct cr_person person;
+	unsigned char sid_hash[CR_HASH_LEN];
+	char csrf[CR_B64URL_SIZE(32)];
+	struct cr_db *db;        /* borrowed on first use by cr_req_db, returned by server.c */
+	struct cr_app *app;
+};
+
+#define CR_RESP_MAX_COOKIES 4
+
+struct cr_resp {
+	unsigned status;
+	const char *content_type;     /* static string */
+	struct cr_buf body;
+	const void *static_body;      /* when set, sent instead of body (not copied) */
+	size_t static_len;
+	const char *etag;             /* static string */
+	const char *cache_control;    /* static string; default no-store for dynamic pages */
+	char location[2048];
+	char cookies[CR_RESP_MAX_COOKIES][600];
+	int ncookies;
+};
+
+/* The request's database connection, borrowed from the pool on first use. */
+struct cr_db *cr_req_db(struct cr_req *req);
+
+/* ---- responses (render.c) ---- */
+void cr_resp_redirect(struct cr_resp *resp, const char *location);
+/* Adds a Set-Cookie with HttpOnly, SameSite=Lax, Secure per config; max_age < 0 deletes it. */
+void cr_resp_cookie(struct cr_app *app, struct cr_resp *resp, const char *name, const char *value,
+    const char *path, long max_age);
+/* A fresh render context with the locale, DEV flag, year, user and CSRF token. Caller json_decref()s. */
+json_t *cr_page_ctx(struct cr_req *req, const char *title_key);
+/* Renders template `name` with ctx (consumed) as an HTML page of the given status. */
+void cr_render(struct cr_req *req, struct cr_resp *resp, unsigned status, const char *name, json_t *ctx);
+/* An error page with a localised message key and optional hint key. */
+void cr_render_error(struct cr_req *req, struct cr_resp *resp, unsigned status, const char *msg_key,
+    const char *hint_key);
+/* The localised text for key in the request's language ("" when missing). */
+const char *cr_text(struct cr_req *req, const char *key);
+
+/* ---- sessions (session.c) ---- */
+/* Loads the session named by the cookie; false (and req->authed false) when absent, expired or unknown. */
+bool cr_session_load(struct cr_req *req);
+/* Creates a session for person in a transaction with the login audit row; sets the cookie. */
+enum cr_err cr_session_start(struct cr_req *req, struct cr_resp *resp, const struct cr_person *person,
+    const char *how);
+/* Ends the current session (audited) and clears the cookie. */
+enum cr_err cr_session_end(struct cr_req *req, struct cr_resp *resp);
+/* Whether the form's csrf field matches the session's token (constant time). */
+bool cr_csrf_ok(struct cr_req *req);
+
+/* ---- handlers ---- */
+typedef void cr_handler(struct cr_req *req, struct cr_resp *resp);
+cr_handler cr_page_landing, cr_page_login, cr_page_callback, cr_page_logout;
+cr_handler cr_page_home, cr_page_pending;
+cr_handler cr_page_healthz;
+
+#endif
