@@ -14,22 +14,8 @@
 #include <sqlite3.h>
 
 #include "migrations.h"
-#include "store.h"
+#include "sqlite_int.h"
 #include "util/log.h"
-
-#define STMT_CACHE 48
-
-struct cached {
-	const char *sql;
-	sqlite3_stmt *st;
-};
-
-struct cr_db {
-	sqlite3 *h;
-	struct cached cache[STMT_CACHE];
-	bool in_tx;
-	bool busy; /* borrowed */
-};
 
 struct cr_store {
 	pthread_mutex_t mu;
@@ -40,8 +26,8 @@ struct cr_store {
 
 /* ---- connections and statements ---- */
 
-static enum cr_err
-sql_err(struct cr_db *db, const char *what)
+enum cr_err
+sq_err(struct cr_db *db, const char *what)
 {
 	int code = sqlite3_extended_errcode(db->h);
 
@@ -51,8 +37,8 @@ sql_err(struct cr_db *db, const char *what)
 	return CR_ERR_IO;
 }
 
-static sqlite3_stmt *
-prep(struct cr_db *db, const char *sql)
+sqlite3_stmt *
+sq_prep(struct cr_db *db, const char *sql)
 {
 	int free_slot = -1;
 	sqlite3_stmt *st = NULL;
@@ -91,20 +77,20 @@ pidx(sqlite3_stmt *st, int n)
 	return sqlite3_bind_parameter_index(st, name);
 }
 
-static void
-bind_text(sqlite3_stmt *st, int n, const char *s)
+void
+sq_bind_text(sqlite3_stmt *st, int n, const char *s)
 {
 	sqlite3_bind_text(st, pidx(st, n), s ? s : "", -1, SQLITE_TRANSIENT);
 }
 
-static void
-bind_int(sqlite3_stmt *st, int n, int64_t v)
+void
+sq_bind_int(sqlite3_stmt *st, int n, int64_t v)
 {
 	sqlite3_bind_int64(st, pidx(st, n), v);
 }
 
-static void
-bind_blob(sqlite3_stmt *st, int n, const void *p, size_t len)
+void
+sq_bind_blob(sqlite3_stmt *st, int n, const void *p, size_t len)
 {
 	if (p == NULL)
 		sqlite3_bind_null(st, pidx(st, n));
@@ -112,8 +98,8 @@ bind_blob(sqlite3_stmt *st, int n, const void *p, size_t len)
 		sqlite3_bind_blob(st, pidx(st, n), p, (int)len, SQLITE_TRANSIENT);
 }
 
-static void
-col_text(sqlite3_stmt *st, int i, char *out, size_t outlen)
+void
+sq_col_text(sqlite3_stmt *st, int i, char *out, size_t outlen)
 {
 	const unsigned char *t = sqlite3_column_text(st, i);
 
@@ -121,20 +107,20 @@ col_text(sqlite3_stmt *st, int i, char *out, size_t outlen)
 }
 
 /* Runs a statement that returns no rows. */
-static enum cr_err
-run(struct cr_db *db, sqlite3_stmt *st, const char *what)
+enum cr_err
+sq_run(struct cr_db *db, sqlite3_stmt *st, const char *what)
 {
 	int rc = sqlite3_step(st);
 	enum cr_err err = CR_OK;
 
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		err = sql_err(db, what);
+		err = sq_err(db, what);
 	sqlite3_reset(st);
 	return err;
 }
 
-static enum cr_err
-exec(struct cr_db *db, const char *sql)
+enum cr_err
+sq_exec(struct cr_db *db, const char *sql)
 {
 	char *msg = NULL;
 
@@ -156,7 +142,7 @@ open_one(const char *path, struct cr_db *db)
 		return CR_ERR_IO;
 	}
 	sqlite3_busy_timeout(db->h, 10000);
-	return exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+	return sq_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
 }
 
 static void
@@ -255,7 +241,7 @@ cr_db_begin(struct cr_db *db)
 
 	if (db->in_tx)
 		return CR_ERR_CONFLICT;
-	if ((err = exec(db, "BEGIN IMMEDIATE")) == CR_OK)
+	if ((err = sq_exec(db, "BEGIN IMMEDIATE")) == CR_OK)
 		db->in_tx = true;
 	return err;
 }
@@ -267,9 +253,9 @@ cr_db_commit(struct cr_db *db)
 
 	if (!db->in_tx)
 		return CR_ERR_CONFLICT;
-	err = exec(db, "COMMIT");
+	err = sq_exec(db, "COMMIT");
 	if (err != CR_OK)
-		exec(db, "ROLLBACK");
+		sq_exec(db, "ROLLBACK");
 	db->in_tx = false;
 	return err;
 }
@@ -278,7 +264,7 @@ void
 cr_db_rollback(struct cr_db *db)
 {
 	if (db->in_tx)
-		exec(db, "ROLLBACK");
+		sq_exec(db, "ROLLBACK");
 	db->in_tx = false;
 }
 
@@ -291,10 +277,10 @@ cr_db_schema_version(struct cr_db *db, int *out)
 	int rc;
 
 	*out = 0;
-	if (exec(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)") != CR_OK)
+	if (sq_exec(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)") != CR_OK)
 		return CR_ERR_IO;
 	if (sqlite3_prepare_v2(db->h, "SELECT max(version) FROM schema_version", -1, &st, NULL) != SQLITE_OK)
-		return sql_err(db, "schema version");
+		return sq_err(db, "schema version");
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		*out = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
@@ -319,10 +305,10 @@ cr_db_migrate(struct cr_db *db)
 	for (size_t i = (size_t)v; i < cr_sqlite_migration_count; i++) {
 		char bump[96];
 
-		if ((err = exec(db, cr_sqlite_migrations[i])) != CR_OK)
+		if ((err = sq_exec(db, cr_sqlite_migrations[i])) != CR_OK)
 			goto out;
 		snprintf(bump, sizeof(bump), "INSERT INTO schema_version (version) VALUES (%zu)", i + 1);
-		if ((err = exec(db, bump)) != CR_OK)
+		if ((err = sq_exec(db, bump)) != CR_OK)
 			goto out;
 		cr_info("store", "migrated schema to version %zu", i + 1);
 	}
@@ -389,26 +375,26 @@ cr_db_audit(struct cr_db *db, time_t at, const struct cr_audit *in)
 		cr_error("store", "audit row outside a transaction");
 		return CR_ERR_CONFLICT;
 	}
-	if ((st = prep(db, SQL_AUDIT_LAST)) == NULL)
+	if ((st = sq_prep(db, SQL_AUDIT_LAST)) == NULL)
 		return CR_ERR_IO;
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		id = sqlite3_column_int64(st, 0) + 1;
-		col_text(st, 1, prev, sizeof(prev));
+		sq_col_text(st, 1, prev, sizeof(prev));
 	}
 	sqlite3_reset(st);
 	audit_hash(prev, id, at, &a, hash);
-	if ((st = prep(db, SQL_AUDIT_INSERT)) == NULL)
+	if ((st = sq_prep(db, SQL_AUDIT_INSERT)) == NULL)
 		return CR_ERR_IO;
-	bind_int(st, 1, id);
-	bind_int(st, 2, at);
-	bind_text(st, 3, a.actor);
-	bind_text(st, 4, a.action);
-	bind_text(st, 5, a.object);
-	bind_text(st, 6, a.ip);
-	bind_text(st, 7, a.detail);
-	bind_text(st, 8, prev);
-	bind_text(st, 9, hash);
-	return run(db, st, "audit insert");
+	sq_bind_int(st, 1, id);
+	sq_bind_int(st, 2, at);
+	sq_bind_text(st, 3, a.actor);
+	sq_bind_text(st, 4, a.action);
+	sq_bind_text(st, 5, a.object);
+	sq_bind_text(st, 6, a.ip);
+	sq_bind_text(st, 7, a.detail);
+	sq_bind_text(st, 8, prev);
+	sq_bind_text(st, 9, hash);
+	return sq_run(db, st, "audit insert");
 }
 
 static const char SQL_AUDIT_ALL[] =
@@ -423,7 +409,7 @@ cr_db_audit_verify(struct cr_db *db, long *rows, int64_t *bad_id)
 
 	*rows = 0;
 	*bad_id = 0;
-	if ((st = prep(db, SQL_AUDIT_ALL)) == NULL)
+	if ((st = sq_prep(db, SQL_AUDIT_ALL)) == NULL)
 		return CR_ERR_IO;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		char hash[65], stored_prev[65], stored[65];
@@ -436,8 +422,8 @@ cr_db_audit_verify(struct cr_db *db, long *rows, int64_t *bad_id)
 			f[i] = t ? (const char *)t : "";
 		}
 		a = (struct cr_audit){f[0], f[1], f[2], f[3], f[4]};
-		col_text(st, 7, stored_prev, sizeof(stored_prev));
-		col_text(st, 8, stored, sizeof(stored));
+		sq_col_text(st, 7, stored_prev, sizeof(stored_prev));
+		sq_col_text(st, 8, stored, sizeof(stored));
 		audit_hash(prev, id, (time_t)sqlite3_column_int64(st, 1), &a, hash);
 		if (strcmp(stored_prev, prev) != 0 || strcmp(stored, hash) != 0) {
 			*bad_id = id;
@@ -448,7 +434,7 @@ cr_db_audit_verify(struct cr_db *db, long *rows, int64_t *bad_id)
 		(*rows)++;
 	}
 	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? CR_OK : sql_err(db, "audit verify");
+	return rc == SQLITE_DONE ? CR_OK : sq_err(db, "audit verify");
 }
 
 static const char SQL_AUDIT_COUNT[] = "SELECT count(*) FROM audit_log WHERE action = $1";
@@ -458,9 +444,9 @@ cr_db_audit_count(struct cr_db *db, const char *action, long *out)
 {
 	sqlite3_stmt *st;
 
-	if ((st = prep(db, SQL_AUDIT_COUNT)) == NULL)
+	if ((st = sq_prep(db, SQL_AUDIT_COUNT)) == NULL)
 		return CR_ERR_IO;
-	bind_text(st, 1, action);
+	sq_bind_text(st, 1, action);
 	*out = sqlite3_step(st) == SQLITE_ROW ? (long)sqlite3_column_int64(st, 0) : 0;
 	sqlite3_reset(st);
 	return CR_OK;
@@ -478,14 +464,14 @@ cr_db_org_upsert(struct cr_db *db, const char *code, const char *name, int64_t *
 	sqlite3_stmt *st;
 	enum cr_err err = CR_OK;
 
-	if ((st = prep(db, SQL_ORG_UPSERT)) == NULL)
+	if ((st = sq_prep(db, SQL_ORG_UPSERT)) == NULL)
 		return CR_ERR_IO;
-	bind_text(st, 1, code);
-	bind_text(st, 2, name);
+	sq_bind_text(st, 1, code);
+	sq_bind_text(st, 2, name);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		*id = sqlite3_column_int64(st, 0);
 	else
-		err = sql_err(db, "org upsert");
+		err = sq_err(db, "org upsert");
 	sqlite3_reset(st);
 	return err;
 }
@@ -503,21 +489,21 @@ cr_db_person_upsert(struct cr_db *db, const struct cr_person *p, int64_t *id)
 	sqlite3_stmt *st;
 	enum cr_err err = CR_OK;
 
-	if ((st = prep(db, SQL_PERSON_UPSERT)) == NULL)
+	if ((st = sq_prep(db, SQL_PERSON_UPSERT)) == NULL)
 		return CR_ERR_IO;
-	bind_text(st, 1, p->sub);
-	bind_text(st, 2, p->name);
-	bind_text(st, 3, p->name_zh);
-	bind_text(st, 4, p->email);
-	bind_text(st, 5, p->id_number);
-	bind_int(st, 6, p->org_id);
-	bind_text(st, 7, p->department);
-	bind_text(st, 8, p->position);
-	bind_int(st, 9, time(NULL));
+	sq_bind_text(st, 1, p->sub);
+	sq_bind_text(st, 2, p->name);
+	sq_bind_text(st, 3, p->name_zh);
+	sq_bind_text(st, 4, p->email);
+	sq_bind_text(st, 5, p->id_number);
+	sq_bind_int(st, 6, p->org_id);
+	sq_bind_text(st, 7, p->department);
+	sq_bind_text(st, 8, p->position);
+	sq_bind_int(st, 9, time(NULL));
 	if (sqlite3_step(st) == SQLITE_ROW)
 		*id = sqlite3_column_int64(st, 0);
 	else
-		err = sql_err(db, "person upsert");
+		err = sq_err(db, "person upsert");
 	sqlite3_reset(st);
 	return err;
 }
@@ -531,12 +517,12 @@ cr_db_role_add(struct cr_db *db, int64_t person_id, const char *role, int64_t or
 {
 	sqlite3_stmt *st;
 
-	if ((st = prep(db, SQL_ROLE_ADD)) == NULL)
+	if ((st = sq_prep(db, SQL_ROLE_ADD)) == NULL)
 		return CR_ERR_IO;
-	bind_int(st, 1, person_id);
-	bind_text(st, 2, role);
-	bind_int(st, 3, org_id);
-	return run(db, st, "role add");
+	sq_bind_int(st, 1, person_id);
+	sq_bind_text(st, 2, role);
+	sq_bind_int(st, 3, org_id);
+	return sq_run(db, st, "role add");
 }
 
 #define PERSON_COLS \
@@ -556,22 +542,22 @@ read_person(struct cr_db *db, sqlite3_stmt *st, struct cr_person *p)
 	if (rc == SQLITE_ROW) {
 		memset(p, 0, sizeof(*p));
 		p->id = sqlite3_column_int64(st, 0);
-		col_text(st, 1, p->sub, sizeof(p->sub));
-		col_text(st, 2, p->name, sizeof(p->name));
-		col_text(st, 3, p->name_zh, sizeof(p->name_zh));
-		col_text(st, 4, p->email, sizeof(p->email));
-		col_text(st, 5, p->id_number, sizeof(p->id_number));
+		sq_col_text(st, 1, p->sub, sizeof(p->sub));
+		sq_col_text(st, 2, p->name, sizeof(p->name));
+		sq_col_text(st, 3, p->name_zh, sizeof(p->name_zh));
+		sq_col_text(st, 4, p->email, sizeof(p->email));
+		sq_col_text(st, 5, p->id_number, sizeof(p->id_number));
 		p->org_id = sqlite3_column_int64(st, 6);
-		col_text(st, 7, p->org_name, sizeof(p->org_name));
-		col_text(st, 8, p->department, sizeof(p->department));
-		col_text(st, 9, p->position, sizeof(p->position));
+		sq_col_text(st, 7, p->org_name, sizeof(p->org_name));
+		sq_col_text(st, 8, p->department, sizeof(p->department));
+		sq_col_text(st, 9, p->position, sizeof(p->position));
 		p->is_coordinator = sqlite3_column_int(st, 10) != 0;
 		p->is_officer = sqlite3_column_int(st, 11) != 0;
 	}
 	sqlite3_reset(st);
 	if (rc == SQLITE_ROW)
 		return CR_OK;
-	return rc == SQLITE_DONE ? CR_ERR_NOTFOUND : sql_err(db, "person");
+	return rc == SQLITE_DONE ? CR_ERR_NOTFOUND : sq_err(db, "person");
 }
 
 enum cr_err
@@ -579,9 +565,9 @@ cr_db_person_by_sub(struct cr_db *db, const char *sub, struct cr_person *out)
 {
 	sqlite3_stmt *st;
 
-	if ((st = prep(db, SQL_PERSON_BY_SUB)) == NULL)
+	if ((st = sq_prep(db, SQL_PERSON_BY_SUB)) == NULL)
 		return CR_ERR_IO;
-	bind_text(st, 1, sub);
+	sq_bind_text(st, 1, sub);
 	return read_person(db, st, out);
 }
 
@@ -590,9 +576,9 @@ cr_db_person_by_id(struct cr_db *db, int64_t id, struct cr_person *out)
 {
 	sqlite3_stmt *st;
 
-	if ((st = prep(db, SQL_PERSON_BY_ID)) == NULL)
+	if ((st = sq_prep(db, SQL_PERSON_BY_ID)) == NULL)
 		return CR_ERR_IO;
-	bind_int(st, 1, id);
+	sq_bind_int(st, 1, id);
 	return read_person(db, st, out);
 }
 
@@ -603,7 +589,7 @@ cr_db_person_count(struct cr_db *db, long *out)
 {
 	sqlite3_stmt *st;
 
-	if ((st = prep(db, SQL_PERSON_COUNT)) == NULL)
+	if ((st = sq_prep(db, SQL_PERSON_COUNT)) == NULL)
 		return CR_ERR_IO;
 	*out = sqlite3_step(st) == SQLITE_ROW ? (long)sqlite3_column_int64(st, 0) : 0;
 	sqlite3_reset(st);
@@ -623,27 +609,27 @@ cr_db_cert_insert(struct cr_db *db, const struct cr_cert *c, int64_t *id)
 	sqlite3_stmt *st;
 	enum cr_err err = CR_OK;
 
-	if ((st = prep(db, SQL_CERT_INSERT)) == NULL)
+	if ((st = sq_prep(db, SQL_CERT_INSERT)) == NULL)
 		return CR_ERR_IO;
-	bind_text(st, 1, c->serial_hex);
-	bind_text(st, 2, cr_cert_type_name(c->type));
-	bind_text(st, 3, c->status[0] ? c->status : "issued");
-	bind_int(st, 4, c->not_before);
-	bind_int(st, 5, c->not_after);
-	bind_int(st, 6, c->holder_id);
-	bind_text(st, 7, c->email);
-	bind_int(st, 8, c->org_id);
-	bind_text(st, 9, c->department);
-	bind_text(st, 10, c->position);
-	bind_text(st, 11, c->tx_limit);
-	bind_text(st, 12, c->proxy);
-	bind_text(st, 13, c->signing_account);
-	bind_blob(st, 14, c->der, c->der_len);
-	bind_int(st, 15, time(NULL));
+	sq_bind_text(st, 1, c->serial_hex);
+	sq_bind_text(st, 2, cr_cert_type_name(c->type));
+	sq_bind_text(st, 3, c->status[0] ? c->status : "issued");
+	sq_bind_int(st, 4, c->not_before);
+	sq_bind_int(st, 5, c->not_after);
+	sq_bind_int(st, 6, c->holder_id);
+	sq_bind_text(st, 7, c->email);
+	sq_bind_int(st, 8, c->org_id);
+	sq_bind_text(st, 9, c->department);
+	sq_bind_text(st, 10, c->position);
+	sq_bind_text(st, 11, c->tx_limit);
+	sq_bind_text(st, 12, c->proxy);
+	sq_bind_text(st, 13, c->signing_account);
+	sq_bind_blob(st, 14, c->der, c->der_len);
+	sq_bind_int(st, 15, time(NULL));
 	if (sqlite3_step(st) == SQLITE_ROW)
 		*id = sqlite3_column_int64(st, 0);
 	else
-		err = sql_err(db, "certificate insert");
+		err = sq_err(db, "certificate insert");
 	sqlite3_reset(st);
 	return err;
 }
@@ -658,13 +644,13 @@ cr_db_confirmation_set(struct cr_db *db, int64_t cert_id, const char *decision, 
 {
 	sqlite3_stmt *st;
 
-	if ((st = prep(db, SQL_CONFIRM_SET)) == NULL)
+	if ((st = sq_prep(db, SQL_CONFIRM_SET)) == NULL)
 		return CR_ERR_IO;
-	bind_int(st, 1, cert_id);
-	bind_text(st, 2, decision);
-	bind_text(st, 3, by);
-	bind_int(st, 4, at);
-	return run(db, st, "confirmation");
+	sq_bind_int(st, 1, cert_id);
+	sq_bind_text(st, 2, decision);
+	sq_bind_text(st, 3, by);
+	sq_bind_int(st, 4, at);
+	return sq_run(db, st, "confirmation");
 }
 
 static const char SQL_PENDING[] =
@@ -683,11 +669,11 @@ cr_db_pending_counts(struct cr_db *db, int64_t holder_id, time_t now, int window
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((st = prep(db, SQL_PENDING)) == NULL)
+	if ((st = sq_prep(db, SQL_PENDING)) == NULL)
 		return CR_ERR_IO;
-	bind_int(st, 1, holder_id);
-	bind_int(st, 2, now);
-	bind_int(st, 3, now + (time_t)window_days * 86400);
+	sq_bind_int(st, 1, holder_id);
+	sq_bind_int(st, 2, now);
+	sq_bind_int(st, 3, now + (time_t)window_days * 86400);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		enum cr_cert_type t;
 		enum cr_renewal_state s;
@@ -703,7 +689,7 @@ cr_db_pending_counts(struct cr_db *db, int64_t holder_id, time_t now, int window
 		out->total[g] += n;
 	}
 	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? CR_OK : sql_err(db, "pending counts");
+	return rc == SQLITE_DONE ? CR_OK : sq_err(db, "pending counts");
 }
 
 /* ---- sessions ---- */
@@ -721,13 +707,13 @@ cr_db_session_create(struct cr_db *db, const unsigned char id_hash[CR_HASH_LEN],
 {
 	sqlite3_stmt *st;
 
-	if ((st = prep(db, SQL_SESSION_CREATE)) == NULL)
+	if ((st = sq_prep(db, SQL_SESSION_CREATE)) == NULL)
 		return CR_ERR_IO;
-	bind_blob(st, 1, id_hash, CR_HASH_LEN);
-	bind_int(st, 2, person_id);
-	bind_int(st, 3, now);
-	bind_text(st, 4, ip);
-	return run(db, st, "session create");
+	sq_bind_blob(st, 1, id_hash, CR_HASH_LEN);
+	sq_bind_int(st, 2, person_id);
+	sq_bind_int(st, 3, now);
+	sq_bind_text(st, 4, ip);
+	return sq_run(db, st, "session create");
 }
 
 enum cr_err
@@ -736,9 +722,9 @@ cr_db_session_get(struct cr_db *db, const unsigned char id_hash[CR_HASH_LEN], st
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((st = prep(db, SQL_SESSION_GET)) == NULL)
+	if ((st = sq_prep(db, SQL_SESSION_GET)) == NULL)
 		return CR_ERR_IO;
-	bind_blob(st, 1, id_hash, CR_HASH_LEN);
+	sq_bind_blob(st, 1, id_hash, CR_HASH_LEN);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		out->person_id = sqlite3_column_int64(st, 0);
 		out->created_at = (time_t)sqlite3_column_int64(st, 1);
@@ -747,7 +733,7 @@ cr_db_session_get(struct cr_db *db, const unsigned char id_hash[CR_HASH_LEN], st
 	sqlite3_reset(st);
 	if (rc == SQLITE_ROW)
 		return CR_OK;
-	return rc == SQLITE_DONE ? CR_ERR_NOTFOUND : sql_err(db, "session get");
+	return rc == SQLITE_DONE ? CR_ERR_NOTFOUND : sq_err(db, "session get");
 }
 
 enum cr_err
@@ -755,11 +741,11 @@ cr_db_session_touch(struct cr_db *db, const unsigned char id_hash[CR_HASH_LEN], 
 {
 	sqlite3_stmt *st;
 
-	if ((st = prep(db, SQL_SESSION_TOUCH)) == NULL)
+	if ((st = sq_prep(db, SQL_SESSION_TOUCH)) == NULL)
 		return CR_ERR_IO;
-	bind_blob(st, 1, id_hash, CR_HASH_LEN);
-	bind_int(st, 2, now);
-	return run(db, st, "session touch");
+	sq_bind_blob(st, 1, id_hash, CR_HASH_LEN);
+	sq_bind_int(st, 2, now);
+	return sq_run(db, st, "session touch");
 }
 
 enum cr_err
@@ -767,10 +753,10 @@ cr_db_session_delete(struct cr_db *db, const unsigned char id_hash[CR_HASH_LEN])
 {
 	sqlite3_stmt *st;
 
-	if ((st = prep(db, SQL_SESSION_DELETE)) == NULL)
+	if ((st = sq_prep(db, SQL_SESSION_DELETE)) == NULL)
 		return CR_ERR_IO;
-	bind_blob(st, 1, id_hash, CR_HASH_LEN);
-	return run(db, st, "session delete");
+	sq_bind_blob(st, 1, id_hash, CR_HASH_LEN);
+	return sq_run(db, st, "session delete");
 }
 
 enum cr_err
@@ -779,11 +765,11 @@ cr_db_sessions_purge(struct cr_db *db, time_t idle_before, time_t created_before
 	sqlite3_stmt *st;
 	enum cr_err err;
 
-	if ((st = prep(db, SQL_SESSION_PURGE)) == NULL)
+	if ((st = sq_prep(db, SQL_SESSION_PURGE)) == NULL)
 		return CR_ERR_IO;
-	bind_int(st, 1, idle_before);
-	bind_int(st, 2, created_before);
-	err = run(db, st, "session purge");
+	sq_bind_int(st, 1, idle_before);
+	sq_bind_int(st, 2, created_before);
+	err = sq_run(db, st, "session purge");
 	*deleted = err == CR_OK ? (long)sqlite3_changes(db->h) : 0;
 	return err;
 }
@@ -801,14 +787,14 @@ cr_db_login_flow_create(struct cr_db *db, const unsigned char state_hash[CR_HASH
 {
 	sqlite3_stmt *st;
 
-	if ((st = prep(db, SQL_FLOW_CREATE)) == NULL)
+	if ((st = sq_prep(db, SQL_FLOW_CREATE)) == NULL)
 		return CR_ERR_IO;
-	bind_blob(st, 1, state_hash, CR_HASH_LEN);
-	bind_blob(st, 2, f->browser_hash, CR_HASH_LEN);
-	bind_text(st, 3, f->nonce);
-	bind_text(st, 4, f->return_to);
-	bind_int(st, 5, f->created_at);
-	return run(db, st, "login flow create");
+	sq_bind_blob(st, 1, state_hash, CR_HASH_LEN);
+	sq_bind_blob(st, 2, f->browser_hash, CR_HASH_LEN);
+	sq_bind_text(st, 3, f->nonce);
+	sq_bind_text(st, 4, f->return_to);
+	sq_bind_int(st, 5, f->created_at);
+	return sq_run(db, st, "login flow create");
 }
 
 enum cr_err
@@ -818,9 +804,9 @@ cr_db_login_flow_take(struct cr_db *db, const unsigned char state_hash[CR_HASH_L
 	int rc;
 	enum cr_err err = CR_OK;
 
-	if ((st = prep(db, SQL_FLOW_TAKE)) == NULL)
+	if ((st = sq_prep(db, SQL_FLOW_TAKE)) == NULL)
 		return CR_ERR_IO;
-	bind_blob(st, 1, state_hash, CR_HASH_LEN);
+	sq_bind_blob(st, 1, state_hash, CR_HASH_LEN);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		const void *b = sqlite3_column_blob(st, 0);
@@ -828,16 +814,16 @@ cr_db_login_flow_take(struct cr_db *db, const unsigned char state_hash[CR_HASH_L
 		memset(out, 0, sizeof(*out));
 		if (b != NULL && sqlite3_column_bytes(st, 0) == CR_HASH_LEN)
 			memcpy(out->browser_hash, b, CR_HASH_LEN);
-		col_text(st, 1, out->nonce, sizeof(out->nonce));
-		col_text(st, 2, out->return_to, sizeof(out->return_to));
+		sq_col_text(st, 1, out->nonce, sizeof(out->nonce));
+		sq_col_text(st, 2, out->return_to, sizeof(out->return_to));
 		out->created_at = (time_t)sqlite3_column_int64(st, 3);
 		/* Step to completion so the DELETE takes effect. */
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 			;
 		if (rc != SQLITE_DONE)
-			err = sql_err(db, "login flow take");
+			err = sq_err(db, "login flow take");
 	} else
-		err = rc == SQLITE_DONE ? CR_ERR_NOTFOUND : sql_err(db, "login flow take");
+		err = rc == SQLITE_DONE ? CR_ERR_NOTFOUND : sq_err(db, "login flow take");
 	sqlite3_reset(st);
 	return err;
 }
@@ -848,10 +834,10 @@ cr_db_login_flows_purge(struct cr_db *db, time_t created_before, long *deleted)
 	sqlite3_stmt *st;
 	enum cr_err err;
 
-	if ((st = prep(db, SQL_FLOW_PURGE)) == NULL)
+	if ((st = sq_prep(db, SQL_FLOW_PURGE)) == NULL)
 		return CR_ERR_IO;
-	bind_int(st, 1, created_before);
-	err = run(db, st, "login flow purge");
+	sq_bind_int(st, 1, created_before);
+	err = sq_run(db, st, "login flow purge");
 	*deleted = err == CR_OK ? (long)sqlite3_changes(db->h) : 0;
 	return err;
 }

@@ -70,6 +70,10 @@ cr_page_login(struct cr_req *req, struct cr_resp *resp)
 	struct cr_buf url;
 	enum cr_err err;
 
+	if (cr_session_load(req)) {
+		cr_resp_redirect(resp, "/home");
+		return;
+	}
 	cr_buf_init(&url, sizeof(resp->location) - 1);
 	cr_random(browser, sizeof(browser));
 	cr_random(state_raw, sizeof(state_raw));
