@@ -44,6 +44,18 @@ static const struct key keys[] = {
 	I("http.threads", http_threads, 1, 256),
 	I("http.max_connections", http_max_connections, 16, 100000),
 	B("session.cookie_secure", cookie_secure),
+	I("renewal.horizon_days", horizon_days, 1, 366),
+	S("renewal.reminder_days", reminder_days),
+	S("smtp.url", smtp_url),
+	S("smtp.username", smtp_username),
+	S("smtp.password_file", smtp_password_file),
+	B("smtp.starttls", smtp_starttls),
+	S("mail.from", mail_from),
+	S("mail.reply_to", mail_reply_to),
+	S("mail.envelope_from", mail_envelope_from),
+	I("mail.max_tries", mail_max_tries, 1, 100),
+	S("mail.dir", mail_dir),
+	S("mail.outbox_key_file", outbox_key_file),
 };
 
 static void
@@ -67,6 +79,12 @@ defaults(struct cr_config *c)
 	c->http_threads = 4;
 	c->http_max_connections = 1024;
 	c->cookie_secure = false;
+	c->horizon_days = 60;
+	snprintf(c->reminder_days, sizeof(c->reminder_days), "14,7,1");
+	snprintf(c->mail_from, sizeof(c->mail_from), "eSignTrust 電子認證服務 <noreply@esigntrust.com>");
+	snprintf(c->mail_reply_to, sizeof(c->mail_reply_to), "noreply@esigntrust.com");
+	snprintf(c->mail_envelope_from, sizeof(c->mail_envelope_from), "noreply@esigntrust.com");
+	c->mail_max_tries = 8;
 }
 
 static enum cr_err
@@ -105,6 +123,10 @@ parse_listen(struct cr_config *c, const char *v)
 	memcpy(c->listen_host, v, hl);
 	c->listen_host[hl] = '\0';
 	c->listen_port = port;
+	if (c->mail_dir[0] == '\0')
+		snprintf(c->mail_dir, sizeof(c->mail_dir), "%.1000s/mail", c->var_dir);
+	if (c->outbox_key_file[0] == '\0')
+		snprintf(c->outbox_key_file, sizeof(c->outbox_key_file), "%.990s/secrets/outbox.key", c->var_dir);
 	return CR_OK;
 }
 
@@ -251,5 +273,13 @@ cr_config_load(struct cr_config *c, const char *path, char *err, size_t errlen)
 	if (c->govid_client_secret_file[0] == '\0')
 		snprintf(c->govid_client_secret_file, sizeof(c->govid_client_secret_file),
 		    "%.990s/secrets/govid_client_secret", c->var_dir);
+	if (c->mail_dir[0] == '\0')
+		snprintf(c->mail_dir, sizeof(c->mail_dir), "%.1000s/mail", c->var_dir);
+	if (c->outbox_key_file[0] == '\0')
+		snprintf(c->outbox_key_file, sizeof(c->outbox_key_file), "%.990s/secrets/outbox.key", c->var_dir);
+	if (c->mail_dir[0] == '\0')
+		snprintf(c->mail_dir, sizeof(c->mail_dir), "%.1000s/mail", c->var_dir);
+	if (c->outbox_key_file[0] == '\0')
+		snprintf(c->outbox_key_file, sizeof(c->outbox_key_file), "%.990s/secrets/outbox.key", c->var_dir);
 	return CR_OK;
 }

@@ -34,6 +34,18 @@ struct cr_config {
 	int http_threads;                    /* http.threads */
 	int http_max_connections;            /* http.max_connections */
 	bool cookie_secure;                  /* session.cookie_secure: behind TLS */
+	int horizon_days;                    /* renewal.horizon_days: what coordinators see */
+	char reminder_days[64];              /* renewal.reminder_days: "14,7,1" or "none" */
+	char smtp_url[CR_CFG_STR];           /* smtp.url: smtp://host:port; empty: .eml files */
+	char smtp_username[256];             /* smtp.username */
+	char smtp_password_file[CR_CFG_STR]; /* smtp.password_file */
+	bool smtp_starttls;                  /* smtp.starttls: require STARTTLS */
+	char mail_from[512];                 /* mail.from: From header (UTF-8 display name allowed) */
+	char mail_reply_to[512];             /* mail.reply_to */
+	char mail_envelope_from[256];        /* mail.envelope_from: SMTP MAIL FROM */
+	int mail_max_tries;                  /* mail.max_tries before a message is marked failed */
+	char mail_dir[CR_CFG_STR];           /* mail.dir: where .eml files go without SMTP */
+	char outbox_key_file[CR_CFG_STR];    /* mail.outbox_key_file: seals messages at rest */
 };
 
 /* Fills cfg with defaults, then the file (if path is not NULL), then the environment.

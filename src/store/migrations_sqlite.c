@@ -83,6 +83,33 @@ const char *const cr_sqlite_migrations[] = {
 	"  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;"
 	"CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log"
 	"  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;",
+
+	/* 2: the mail outbox and the record of notices sent (SPEC R1). */
+	/* A message is the whole RFC 5322 text, sealed (XChaCha20-Poly1305) because some carry codes. */
+	"CREATE TABLE outbox ("
+	"  id INTEGER PRIMARY KEY,"
+	"  kind TEXT NOT NULL,"
+	"  to_addr TEXT NOT NULL,"
+	"  subject TEXT NOT NULL,"
+	"  message_id TEXT NOT NULL UNIQUE,"
+	"  sealed BLOB NOT NULL,"
+	"  state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'sending', 'sent', 'failed')),"
+	"  tries INTEGER NOT NULL DEFAULT 0,"
+	"  next_attempt_at INTEGER NOT NULL,"
+	"  claimed_by TEXT NOT NULL DEFAULT '',"
+	"  claimed_until INTEGER NOT NULL DEFAULT 0,"
+	"  last_error TEXT NOT NULL DEFAULT '',"
+	"  created_at INTEGER NOT NULL,"
+	"  sent_at INTEGER);"
+	"CREATE INDEX outbox_due ON outbox(state, next_attempt_at);"
+	/* One row per certificate, validity (its not_after) and kind of notice: never twice. */
+	"CREATE TABLE notices ("
+	"  cert_id INTEGER NOT NULL REFERENCES certificates(id),"
+	"  not_after INTEGER NOT NULL,"
+	"  kind TEXT NOT NULL,"
+	"  outbox_id INTEGER NOT NULL REFERENCES outbox(id),"
+	"  created_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (cert_id, not_after, kind));",
 };
 
 const size_t cr_sqlite_migration_count = sizeof(cr_sqlite_migrations) / sizeof(cr_sqlite_migrations[0]);

@@ -152,4 +152,87 @@ enum cr_err cr_db_login_flow_take(struct cr_db *db, const unsigned char state_ha
     struct cr_login_flow *out);
 enum cr_err cr_db_login_flows_purge(struct cr_db *db, time_t created_before, long *deleted);
 
+/* ---- department confirmation (SPEC R2) ---- */
+struct cr_org_cert {
+	int64_t cert_id;
+	char serial_hex[80];
+	enum cr_cert_type type;
+	time_t not_after;
+	char holder_name[CR_TEXT];
+	char email[CR_TEXT];
+	char decision[16];  /* "confirmed", "declined" or "" when undecided */
+};
+/* The organisation's issued certificates expiring in (now, now + horizon_days], soonest first;
+   at most max rows into out, *n the count. */
+enum cr_err cr_db_org_certs_expiring(struct cr_db *db, int64_t org_id, time_t now, int horizon_days,
+    struct cr_org_cert *out, size_t max, size_t *n);
+/* Records a decision for cert_id only when it belongs to org_id, is issued and expires within the
+   horizon; CR_ERR_NOTFOUND otherwise (another organisation's id changes nothing). */
+enum cr_err cr_db_org_decide(struct cr_db *db, int64_t org_id, int64_t cert_id, const char *decision,
+    const char *decided_by, time_t now, int horizon_days);
+/* Looks a certificate up by serial (lower-case hex). der is not filled. */
+enum cr_err cr_db_cert_by_serial(struct cr_db *db, const char *serial_hex, struct cr_cert *out);
+
+/* ---- mail outbox (SPEC R1.5) ---- */
+struct cr_outbox_msg {
+	int64_t id;
+	char kind[32];            /* "notice", "reminder", "code", ... */
+	char to_addr[CR_TEXT];
+	char subject[512];        /* UTF-8, for listings */
+	char message_id[256];
+	unsigned char *sealed;    /* the sealed RFC 5322 message; add: borrowed; get/claim: owned */
+	size_t sealed_len;
+	char state[16];           /* queued, sending, sent, failed */
+	int tries;
+	time_t next_attempt_at, created_at, sent_at;
+	char last_error[256];
+};
+/* Frees what get/claim allocated (the sealed bytes). */
+void cr_outbox_msg_free(struct cr_outbox_msg *m);
+/* Queues a message, due at once. Call inside the transaction that decided to send it. */
+enum cr_err cr_db_outbox_add(struct cr_db *db, const struct cr_outbox_msg *m, time_t now, int64_t *id);
+/* Claims up to max due messages (queued and due, or sending with an expired lease) for worker
+   until now + lease seconds, counting a try each; fills out[0..*n). Atomic: two workers never
+   claim the same message while a lease runs. */
+enum cr_err cr_db_outbox_claim(struct cr_db *db, const char *worker, time_t now, int lease, size_t max,
+    struct cr_outbox_msg *out, size_t *n);
+/* Marks a claimed message sent (only while worker still holds it). */
+enum cr_err cr_db_outbox_sent(struct cr_db *db, int64_t id, const char *worker, time_t now);
+/* Returns a claimed message to the queue due at next_at, or marks it failed when give_up. */
+enum cr_err cr_db_outbox_retry(struct cr_db *db, int64_t id, const char *worker, time_t next_at,
+    const char *error, bool give_up);
+/* Lists messages newest first, optionally of one state (NULL: all), without the sealed bytes. */
+enum cr_err cr_db_outbox_list(struct cr_db *db, const char *state, size_t offset, size_t max,
+    struct cr_outbox_msg *out, size_t *n);
+/* One message with its sealed bytes. */
+enum cr_err cr_db_outbox_get(struct cr_db *db, int64_t id, struct cr_outbox_msg *out);
+/* Puts failed messages back in the queue (id 0: all of them). */
+enum cr_err cr_db_outbox_requeue_failed(struct cr_db *db, int64_t id, time_t now, long *count);
+enum cr_err cr_db_outbox_count(struct cr_db *db, const char *state, long *out);
+
+/* ---- renewal notices (SPEC R1.1-R1.3) ---- */
+struct cr_due_cert {
+	int64_t cert_id;
+	enum cr_cert_type type;
+	char serial_hex[80];
+	time_t not_after;
+	char email[CR_TEXT];
+};
+/*
+ * kind "notice": confirmed, issued certificates expiring in (now, now + days] whose renewal is
+ * not finished, with no notice of that kind for this validity yet.
+ * kind "reminder-N": the same with days = N, only for certificates already noticed and whose
+ * holder has not finished identity verification.
+ * due_holders pages through holders by id (> after_id, at most max).
+ */
+enum cr_err cr_db_notice_due_holders(struct cr_db *db, const char *kind, time_t now, int days, int64_t after_id,
+    size_t max, int64_t *ids, size_t *n);
+enum cr_err cr_db_notice_due_certs(struct cr_db *db, int64_t holder_id, const char *kind, time_t now, int days,
+    struct cr_due_cert *out, size_t max, size_t *n);
+/* Records that cert's notice of kind went out in outbox message outbox_id.
+   CR_ERR_CONFLICT when it was recorded already (another runner got there first). */
+enum cr_err cr_db_notice_add(struct cr_db *db, int64_t cert_id, time_t not_after, const char *kind,
+    int64_t outbox_id, time_t now);
+enum cr_err cr_db_notice_count(struct cr_db *db, const char *kind, long *out);
+
 #endif

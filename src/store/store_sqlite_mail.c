@@ -1,0 +1,358 @@
+/*
+ * SQLite backend: the mail outbox and the notices record; see store.h.
+ * Claiming is one UPDATE ... RETURNING statement, atomic in SQLite, so several
+ * senders never hold the same message under a live lease.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sqlite_int.h"
+#include "util/log.h"
+
+void
+cr_outbox_msg_free(struct cr_outbox_msg *m)
+{
+	free(m->sealed);
+	m->sealed = NULL;
+	m->sealed_len = 0;
+}
+
+static const char SQL_OUTBOX_ADD[] =
+    "INSERT INTO outbox (kind, to_addr, subject, message_id, sealed, next_attempt_at, created_at)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id";
+
+enum cr_err
+cr_db_outbox_add(struct cr_db *db, const struct cr_outbox_msg *m, time_t now, int64_t *id)
+{
+	sqlite3_stmt *st;
+	enum cr_err err = CR_OK;
+
+	if ((st = sq_prep(db, SQL_OUTBOX_ADD)) == NULL)
+		return CR_ERR_IO;
+	sq_bind_text(st, 1, m->kind);
+	sq_bind_text(st, 2, m->to_addr);
+	sq_bind_text(st, 3, m->subject);
+	sq_bind_text(st, 4, m->message_id);
+	sq_bind_blob(st, 5, m->sealed, m->sealed_len);
+	sq_bind_int(st, 6, now);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*id = sqlite3_column_int64(st, 0);
+	else
+		err = sq_err(db, "outbox add");
+	sqlite3_reset(st);
+	return err;
+}
+
+#define MSG_COLS "id, kind, to_addr, subject, message_id, state, tries, next_attempt_at, created_at, " \
+	"coalesce(sent_at, 0), last_error"
+
+/* Reads the MSG_COLS columns, then the sealed blob at column `sealed_col` if >= 0. */
+static enum cr_err
+read_msg(sqlite3_stmt *st, struct cr_outbox_msg *m, int sealed_col)
+{
+	memset(m, 0, sizeof(*m));
+	m->id = sqlite3_column_int64(st, 0);
+	sq_col_text(st, 1, m->kind, sizeof(m->kind));
+	sq_col_text(st, 2, m->to_addr, sizeof(m->to_addr));
+	sq_col_text(st, 3, m->subject, sizeof(m->subject));
+	sq_col_text(st, 4, m->message_id, sizeof(m->message_id));
+	sq_col_text(st, 5, m->state, sizeof(m->state));
+	m->tries = sqlite3_column_int(st, 6);
+	m->next_attempt_at = (time_t)sqlite3_column_int64(st, 7);
+	m->created_at = (time_t)sqlite3_column_int64(st, 8);
+	m->sent_at = (time_t)sqlite3_column_int64(st, 9);
+	sq_col_text(st, 10, m->last_error, sizeof(m->last_error));
+	if (sealed_col >= 0) {
+		const void *b = sqlite3_column_blob(st, sealed_col);
+		int len = sqlite3_column_bytes(st, sealed_col);
+
+		if (b == NULL || len <= 0)
+			return CR_ERR_INVALID;
+		if ((m->sealed = malloc((size_t)len)) == NULL)
+			return CR_ERR_NOMEM;
+		memcpy(m->sealed, b, (size_t)len);
+		m->sealed_len = (size_t)len;
+	}
+	return CR_OK;
+}
+
+static const char SQL_OUTBOX_CLAIM[] =
+    "UPDATE outbox SET state = 'sending', claimed_by = $1, claimed_until = $2, tries = tries + 1"
+    " WHERE id IN (SELECT id FROM outbox"
+    "   WHERE (state = 'queued' AND next_attempt_at <= $3) OR (state = 'sending' AND claimed_until < $3)"
+    "   ORDER BY id LIMIT $4)"
+    " RETURNING " MSG_COLS ", sealed";
+
+enum cr_err
+cr_db_outbox_claim(struct cr_db *db, const char *worker, time_t now, int lease, size_t max,
+    struct cr_outbox_msg *out, size_t *n)
+{
+	sqlite3_stmt *st;
+	enum cr_err err = CR_OK;
+	int rc;
+
+	*n = 0;
+	if ((st = sq_prep(db, SQL_OUTBOX_CLAIM)) == NULL)
+		return CR_ERR_IO;
+	sq_bind_text(st, 1, worker);
+	sq_bind_int(st, 2, now + lease);
+	sq_bind_int(st, 3, now);
+	sq_bind_int(st, 4, (int64_t)max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == max || read_msg(st, &out[*n], 11) != CR_OK) {
+			/* Left claimed: the lease expires and another pass takes it. */
+			continue;
+		}
+		(*n)++;
+	}
+	if (rc != SQLITE_DONE)
+		err = sq_err(db, "outbox claim");
+	sqlite3_reset(st);
+	if (err != CR_OK) {
+		for (size_t i = 0; i < *n; i++)
+			cr_outbox_msg_free(&out[i]);
+		*n = 0;
+	}
+	return err;
+}
+
+static const char SQL_OUTBOX_SENT[] =
+    "UPDATE outbox SET state = 'sent', sent_at = $3, last_error = ''"
+    " WHERE id = $1 AND claimed_by = $2 AND state = 'sending'";
+
+enum cr_err
+cr_db_outbox_sent(struct cr_db *db, int64_t id, const char *worker, time_t now)
+{
+	sqlite3_stmt *st;
+
+	if ((st = sq_prep(db, SQL_OUTBOX_SENT)) == NULL)
+		return CR_ERR_IO;
+	sq_bind_int(st, 1, id);
+	sq_bind_text(st, 2, worker);
+	sq_bind_int(st, 3, now);
+	return sq_run(db, st, "outbox sent");
+}
+
+static const char SQL_OUTBOX_RETRY[] =
+    "UPDATE outbox SET state = CASE WHEN $5 THEN 'failed' ELSE 'queued' END, next_attempt_at = $3,"
+    " last_error = $4, claimed_until = 0"
+    " WHERE id = $1 AND claimed_by = $2 AND state = 'sending'";
+
+enum cr_err
+cr_db_outbox_retry(struct cr_db *db, int64_t id, const char *worker, time_t next_at, const char *error,
+    bool give_up)
+{
+	sqlite3_stmt *st;
+
+	if ((st = sq_prep(db, SQL_OUTBOX_RETRY)) == NULL)
+		return CR_ERR_IO;
+	sq_bind_int(st, 1, id);
+	sq_bind_text(st, 2, worker);
+	sq_bind_int(st, 3, next_at);
+	sq_bind_text(st, 4, error);
+	sq_bind_int(st, 5, give_up ? 1 : 0);
+	return sq_run(db, st, "outbox retry");
+}
+
+static const char SQL_OUTBOX_LIST_ALL[] = "SELECT " MSG_COLS " FROM outbox ORDER BY id DESC LIMIT $1 OFFSET $2";
+static const char SQL_OUTBOX_LIST_STATE[] =
+    "SELECT " MSG_COLS " FROM outbox WHERE state = $3 ORDER BY id DESC LIMIT $1 OFFSET $2";
+
+enum cr_err
+cr_db_outbox_list(struct cr_db *db, const char *state, size_t offset, size_t max, struct cr_outbox_msg *out,
+    size_t *n)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*n = 0;
+	if ((st = sq_prep(db, state ? SQL_OUTBOX_LIST_STATE : SQL_OUTBOX_LIST_ALL)) == NULL)
+		return CR_ERR_IO;
+	sq_bind_int(st, 1, (int64_t)max);
+	sq_bind_int(st, 2, (int64_t)offset);
+	if (state != NULL)
+		sq_bind_text(st, 3, state);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max)
+		read_msg(st, &out[(*n)++], -1);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? CR_OK : sq_err(db, "outbox list");
+}
+
+static const char SQL_OUTBOX_GET[] = "SELECT " MSG_COLS ", sealed FROM outbox WHERE id = $1";
+
+enum cr_err
+cr_db_outbox_get(struct cr_db *db, int64_t id, struct cr_outbox_msg *out)
+{
+	sqlite3_stmt *st;
+	enum cr_err err;
+	int rc;
+
+	if ((st = sq_prep(db, SQL_OUTBOX_GET)) == NULL)
+		return CR_ERR_IO;
+	sq_bind_int(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		err = read_msg(st, out, 11);
+	else
+		err = rc == SQLITE_DONE ? CR_ERR_NOTFOUND : sq_err(db, "outbox get");
+	sqlite3_reset(st);
+	return err;
+}
+
+static const char SQL_OUTBOX_REQUEUE_ONE[] =
+    "UPDATE outbox SET state = 'queued', tries = 0, next_attempt_at = $2 WHERE state = 'failed' AND id = $1";
+static const char SQL_OUTBOX_REQUEUE_ALL[] =
+    "UPDATE outbox SET state = 'queued', tries = 0, next_attempt_at = $2 WHERE state = 'failed' AND $1 = 0";
+
+enum cr_err
+cr_db_outbox_requeue_failed(struct cr_db *db, int64_t id, time_t now, long *count)
+{
+	sqlite3_stmt *st;
+	enum cr_err err;
+
+	if ((st = sq_prep(db, id ? SQL_OUTBOX_REQUEUE_ONE : SQL_OUTBOX_REQUEUE_ALL)) == NULL)
+		return CR_ERR_IO;
+	sq_bind_int(st, 1, id);
+	sq_bind_int(st, 2, now);
+	err = sq_run(db, st, "outbox requeue");
+	*count = err == CR_OK ? (long)sqlite3_changes(db->h) : 0;
+	return err;
+}
+
+static const char SQL_OUTBOX_COUNT_ALL[] = "SELECT count(*) FROM outbox WHERE $1 = $1";
+static const char SQL_OUTBOX_COUNT_STATE[] = "SELECT count(*) FROM outbox WHERE state = $1";
+
+enum cr_err
+cr_db_outbox_count(struct cr_db *db, const char *state, long *out)
+{
+	sqlite3_stmt *st;
+
+	if ((st = sq_prep(db, state ? SQL_OUTBOX_COUNT_STATE : SQL_OUTBOX_COUNT_ALL)) == NULL)
+		return CR_ERR_IO;
+	sq_bind_text(st, 1, state ? state : "");
+	*out = sqlite3_step(st) == SQLITE_ROW ? (long)sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	return CR_OK;
+}
+
+/* ---- notices ---- */
+
+/*
+ * The due set, shared by both queries. $1 kind, $2 now, $3 now + days, $4 1 for reminders.
+ * A reminder needs the first notice sent and the holder not yet through verification.
+ */
+#define DUE_WHERE \
+	" FROM certificates c" \
+	" JOIN confirmations f ON f.cert_id = c.id AND f.decision = 'confirmed'" \
+	" LEFT JOIN renewals r ON r.cert_id = c.id" \
+	" WHERE c.status = 'issued' AND c.not_after > $2 AND c.not_after <= $3" \
+	"   AND coalesce(r.state, 'pending_verification') NOT IN ('renewed', 'cancelled')" \
+	"   AND NOT EXISTS (SELECT 1 FROM notices n WHERE n.cert_id = c.id AND n.not_after = c.not_after" \
+	"                   AND n.kind = $1)" \
+	"   AND ($4 = 0 OR (coalesce(r.state, 'pending_verification') IN ('pending_verification', 'verifying')" \
+	"        AND EXISTS (SELECT 1 FROM notices n0 WHERE n0.cert_id = c.id AND n0.not_after = c.not_after" \
+	"                    AND n0.kind = 'notice')))"
+
+static const char SQL_DUE_HOLDERS[] =
+    "SELECT DISTINCT c.holder_id" DUE_WHERE " AND c.holder_id > $5 ORDER BY c.holder_id LIMIT $6";
+static const char SQL_DUE_CERTS[] =
+    "SELECT c.id, c.type, c.serial_hex, c.not_after, c.email" DUE_WHERE " AND c.holder_id = $5"
+    " ORDER BY c.not_after, c.id LIMIT $6";
+
+static void
+bind_due(sqlite3_stmt *st, const char *kind, time_t now, int days)
+{
+	sq_bind_text(st, 1, kind);
+	sq_bind_int(st, 2, now);
+	sq_bind_int(st, 3, now + (time_t)days * 86400);
+	sq_bind_int(st, 4, strncmp(kind, "reminder", 8) == 0 ? 1 : 0);
+}
+
+enum cr_err
+cr_db_notice_due_holders(struct cr_db *db, const char *kind, time_t now, int days, int64_t after_id, size_t max,
+    int64_t *ids, size_t *n)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*n = 0;
+	if ((st = sq_prep(db, SQL_DUE_HOLDERS)) == NULL)
+		return CR_ERR_IO;
+	bind_due(st, kind, now, days);
+	sq_bind_int(st, 5, after_id);
+	sq_bind_int(st, 6, (int64_t)max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max)
+		ids[(*n)++] = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? CR_OK : sq_err(db, "due holders");
+}
+
+enum cr_err
+cr_db_notice_due_certs(struct cr_db *db, int64_t holder_id, const char *kind, time_t now, int days,
+    struct cr_due_cert *out, size_t max, size_t *n)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*n = 0;
+	if ((st = sq_prep(db, SQL_DUE_CERTS)) == NULL)
+		return CR_ERR_IO;
+	bind_due(st, kind, now, days);
+	sq_bind_int(st, 5, holder_id);
+	sq_bind_int(st, 6, (int64_t)max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
+		struct cr_due_cert *c = &out[*n];
+
+		c->cert_id = sqlite3_column_int64(st, 0);
+		if (!cr_cert_type_parse((const char *)sqlite3_column_text(st, 1), &c->type))
+			continue;
+		sq_col_text(st, 2, c->serial_hex, sizeof(c->serial_hex));
+		c->not_after = (time_t)sqlite3_column_int64(st, 3);
+		sq_col_text(st, 4, c->email, sizeof(c->email));
+		(*n)++;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? CR_OK : sq_err(db, "due certs");
+}
+
+static const char SQL_NOTICE_ADD[] =
+    "INSERT INTO notices (cert_id, not_after, kind, outbox_id, created_at) VALUES ($1, $2, $3, $4, $5)";
+
+enum cr_err
+cr_db_notice_add(struct cr_db *db, int64_t cert_id, time_t not_after, const char *kind, int64_t outbox_id, time_t now)
+{
+	sqlite3_stmt *st;
+	int rc;
+	enum cr_err err = CR_OK;
+
+	if ((st = sq_prep(db, SQL_NOTICE_ADD)) == NULL)
+		return CR_ERR_IO;
+	sq_bind_int(st, 1, cert_id);
+	sq_bind_int(st, 2, not_after);
+	sq_bind_text(st, 3, kind);
+	sq_bind_int(st, 4, outbox_id);
+	sq_bind_int(st, 5, now);
+	rc = sqlite3_step(st);
+	/* A duplicate is an expected race, not an error worth a log line. */
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		err = CR_ERR_CONFLICT;
+	else if (rc != SQLITE_DONE)
+		err = sq_err(db, "notice add");
+	sqlite3_reset(st);
+	return err;
+}
+
+static const char SQL_NOTICE_COUNT[] = "SELECT count(*) FROM notices WHERE kind = $1";
+
+enum cr_err
+cr_db_notice_count(struct cr_db *db, const char *kind, long *out)
+{
+	sqlite3_stmt *st;
+
+	if ((st = sq_prep(db, SQL_NOTICE_COUNT)) == NULL)
+		return CR_ERR_IO;
+	sq_bind_text(st, 1, kind);
+	*out = sqlite3_step(st) == SQLITE_ROW ? (long)sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	return CR_OK;
+}
