@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the template engine (src/web/tmpl.c).
+ * libFuzzer target for the template engine (src/util/tmpl.c).
  *
  * The input is compiled as template "t" next to two fixed templates ("p", a
  * partial that uses the context, and "self", which includes itself) and, when
@@ -8,7 +8,7 @@
  * context (hostile data); otherwise a fixed context is used.
  *
  * Build: clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c17 -D_GNU_SOURCE -Isrc \
- *   fuzz/fuzz_tmpl.c src/web/tmpl.c src/util/buf.c src/util/err.c \
+ *   fuzz/fuzz_tmpl.c src/util/tmpl.c src/util/buf.c src/util/err.c \
  *   $(pkg-config --cflags --libs jansson libsodium) -o fuzz_tmpl
  * Seeds: fuzz/corpus/tmpl/.
  */
@@ -20,7 +20,7 @@
 #include <jansson.h>
 
 #include "util/buf.h"
-#include "web/tmpl.h"
+#include "util/tmpl.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -44,8 +44,6 @@ static const struct route routes[] = {
 	{"POST", "/logout", cr_page_logout},
 	{"GET", "/home", cr_page_home},
 	{"GET", "/ecmp/certrenewal", cr_page_pending},
-	{"GET", "/department", cr_page_department},
-	{"POST", "/department/decide", cr_page_department_decide},
 	{"GET", "/dev/mail", cr_page_dev_mail},
 	{"GET", "/dev/mail/message", cr_page_dev_mail_message},
 };

@@ -19,7 +19,7 @@
 #include "util/buf.h"
 #include "util/crypto.h"
 #include "web/form.h"
-#include "web/tmpl.h"
+#include "util/tmpl.h"
 
 struct cr_static_files;
 
@@ -109,7 +109,6 @@ typedef void cr_handler(struct cr_req *req, struct cr_resp *resp);
 cr_handler cr_page_landing, cr_page_login, cr_page_callback, cr_page_logout;
 cr_handler cr_page_home, cr_page_pending;
 cr_handler cr_page_healthz;
-cr_handler cr_page_department, cr_page_department_decide; /* page_dept.c */
 cr_handler cr_page_dev_mail, cr_page_dev_mail_message;      /* page_dev.c: 404 outside DEV mode */
 
 #endif

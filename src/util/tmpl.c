@@ -29,7 +29,7 @@
 
 #include "util/buf.h"
 #include "util/err.h"
-#include "web/tmpl.h"
+#include "util/tmpl.h"
 
 #define MAX_DIR_LEVELS 16   /* subdirectory depth cr_tmpl_load_dir follows */
 
