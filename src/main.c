@@ -22,6 +22,11 @@ static const char usage[] =
     "  jobs           run the background worker (--once for a single pass)\n"
     "  demo-data      load the DEV demo people and certificates\n"
     "  audit-verify   check the audit log's hash chain\n"
+    "  import-confirmations FILE\n"
+    "                 apply department decisions from a CSV file (all or nothing)\n"
+    "  import-certs --holders HOLDERS.csv CERTFILE...\n"
+    "                 load existing certificates (PEM/DER) with their holders (all or nothing)\n"
+    "  mail list|retry   the outbox: list (--failed) and re-queue failed messages\n"
     "\n"
     "COMMAND --help describes a command. Configuration: CONFIG (key = value lines),\n"
     "then CERTRENEW_* environment variables (e.g. CERTRENEW_LISTEN=127.0.0.1:8080,\n"
@@ -71,6 +76,12 @@ main(int argc, char **argv)
 		return cr_cmd_demo_data(&cfg, argc - i, argv + i);
 	if (strcmp(cmd, "audit-verify") == 0)
 		return cr_cmd_audit_verify(&cfg, argc - i, argv + i);
+	if (strcmp(cmd, "import-confirmations") == 0)
+		return cr_cmd_import_confirmations(&cfg, argc - i, argv + i);
+	if (strcmp(cmd, "import-certs") == 0)
+		return cr_cmd_import_certs(&cfg, argc - i, argv + i);
+	if (strcmp(cmd, "mail") == 0)
+		return cr_cmd_mail(&cfg, argc - i, argv + i);
 	fprintf(stderr, "certrenew: unknown command '%s'\n\n%s", cmd, usage);
 	return 2;
 }

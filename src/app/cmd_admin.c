@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "app/commands.h"
+#include "notify/outbox.h"
 #include "pki/pki.h"
 #include "store/store.h"
 #include "util/crypto.h"
@@ -114,18 +115,24 @@ cr_cmd_init(const struct cr_config *cfg, int argc, char **argv)
 
 	if (wants_help(argc, argv,
 	        "usage: certrenew init\n"
-	        "Creates var_dir, migrates the database to the newest schema and, in DEV mode,\n"
-	        "creates the DEV certification authorities (var_dir/pki) and the GovID client\n"
-	        "secret shared with govsim (govid.client_secret_file). Safe to run again.\n"))
+	        "Creates var_dir, migrates the database to the newest schema, creates the outbox\n"
+	        "sealing key (mail.outbox_key_file) and, in DEV mode, the DEV certification\n"
+	        "authorities (var_dir/pki) and the GovID client secret shared with govsim\n"
+	        "(govid.client_secret_file). Safe to run again.\n"))
 		return 0;
 	if (ensure_dir(cfg->var_dir, 0750) != CR_OK)
 		return 1;
 	if (open_migrated(cfg, &st) != CR_OK)
 		return 1;
 	cr_store_close(st);
+	snprintf(path, sizeof(path), "%s/secrets", cfg->var_dir);
+	if (ensure_dir(path, 0700) != CR_OK)
+		return 1;
+	/* The outbox key seals queued mail at rest, in every mode. */
+	if (cr_outbox_key_create(cfg->outbox_key_file) != CR_OK)
+		return 1;
 	if (cfg->dev) {
-		snprintf(path, sizeof(path), "%s/secrets", cfg->var_dir);
-		if (ensure_dir(path, 0700) != CR_OK || ensure_secret(cfg->govid_client_secret_file) != CR_OK)
+		if (ensure_secret(cfg->govid_client_secret_file) != CR_OK)
 			return 1;
 		snprintf(path, sizeof(path), "%s/pki", cfg->var_dir);
 		if (cr_pki_dev_init(path) != CR_OK)

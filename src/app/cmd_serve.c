@@ -8,12 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <sodium.h>
 
 #include "adapters/httpc.h"
+#include "adapters/mail.h"
 #include "app/commands.h"
+#include "jobs/jobs.h"
 #include "util/crypto.h"
 #include "util/log.h"
 #include "web/server.h"
@@ -93,6 +96,9 @@ cr_cmd_serve(const struct cr_config *cfg, int argc, char **argv, const sigset_t 
 		cr_error("serve", "templates: %s", errbuf);
 		goto out;
 	}
+	if (cr_outbox_key_load(cfg->outbox_key_file, &app.outbox_key) != CR_OK)
+		goto out;
+	app.mailer = (struct cr_mailer){cfg, app.tmpl, &app.outbox_key};
 	{
 		struct cr_db *db = cr_store_get(app.store);
 		int v = 0;
@@ -120,15 +126,15 @@ out:
 	cr_tmpl_set_free(app.tmpl);
 	cr_store_close(app.store);
 	sodium_memzero(secret, sizeof(secret));
+	sodium_memzero(&app.outbox_key, sizeof(app.outbox_key));
 	return rc;
 }
 
-/* One pass of housekeeping: purge expired sessions and abandoned login flows. */
+/* Housekeeping: purge expired sessions and abandoned login flows. */
 static enum cr_err
-jobs_pass(const struct cr_config *cfg, struct cr_store *st)
+purge_pass(const struct cr_config *cfg, struct cr_store *st, time_t now)
 {
 	struct cr_db *db = cr_store_get(st);
-	time_t now = time(NULL);
 	long sessions = 0, flows = 0;
 	enum cr_err err;
 
@@ -142,18 +148,100 @@ jobs_pass(const struct cr_config *cfg, struct cr_store *st)
 	return err;
 }
 
+enum job_set { DO_NOTICES = 1, DO_DELIVER = 2, DO_PURGE = 4, DO_ALL = 7 };
+
+static enum cr_err
+jobs_pass(struct cr_jobs *j, int what)
+{
+	time_t now = time(NULL);
+	struct cr_notice_stats ns;
+	struct cr_deliver_stats ds;
+	struct timespec t0, t1;
+	enum cr_err err = CR_OK, e;
+
+	if (what & DO_NOTICES) {
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		if ((e = cr_jobs_notices(j, now, &ns)) != CR_OK)
+			err = e;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (ns.holders > 0 || e != CR_OK)
+			cr_info("jobs", "notices: %ld mails queued for %ld certificates in %.3f s (%s)", ns.holders,
+			    ns.certs, (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
+			    cr_err_str(e));
+	}
+	if (what & DO_DELIVER) {
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		if ((e = cr_jobs_deliver(j, time(NULL), 100000, &ds)) != CR_OK)
+			err = e;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (ds.sent + ds.retried + ds.failed > 0 || e != CR_OK)
+			cr_info("jobs", "delivery: %ld sent, %ld to retry, %ld failed in %.3f s (%s)", ds.sent, ds.retried,
+			    ds.failed, (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
+			    cr_err_str(e));
+	}
+	if ((what & DO_PURGE) && (e = purge_pass(j->cfg, j->store, now)) != CR_OK)
+		err = e;
+	return err;
+}
+
+/* Everything a jobs process needs besides the database: templates, texts, keys. */
+static enum cr_err
+jobs_setup(const struct cr_config *cfg, struct cr_jobs *j)
+{
+	char path[CR_CFG_STR + 32], errbuf[256], host[64] = "host";
+	json_error_t jerr;
+	const char *crash = getenv("CERTRENEW_TEST_CRASH_AFTER");
+
+	j->cfg = cfg;
+	if (cr_tmpl_set_new(&j->tmpl) != CR_OK)
+		return CR_ERR_NOMEM;
+	if (cr_tmpl_load_dir(j->tmpl, cfg->templates_dir, errbuf, sizeof(errbuf)) != CR_OK) {
+		cr_error("jobs", "templates: %s", errbuf);
+		return CR_ERR_CONFIG;
+	}
+	snprintf(path, sizeof(path), "%s/zh-Hant.json", cfg->locale_dir);
+	if ((j->texts = json_load_file(path, 0, &jerr)) == NULL) {
+		cr_error("jobs", "locale %s: %s", path, jerr.text);
+		return CR_ERR_CONFIG;
+	}
+	if (cr_outbox_key_load(cfg->outbox_key_file, &j->key) != CR_OK)
+		return CR_ERR_CONFIG;
+	if (cfg->smtp_password_file[0] != '\0' &&
+	    cr_read_secret_file(cfg->smtp_password_file, j->smtp_password, sizeof(j->smtp_password)) != CR_OK)
+		return CR_ERR_CONFIG;
+	j->mailer = (struct cr_mailer){cfg, j->tmpl, &j->key};
+	gethostname(host, sizeof(host) - 1);
+	snprintf(j->worker, sizeof(j->worker), "%.40s:%ld", host, (long)getpid());
+	/* Crash-safety tests kill a run mid-batch on purpose; never in production. */
+	if (crash != NULL && cfg->dev)
+		j->test_crash_after = (int)strtol(crash, NULL, 10);
+	return CR_OK;
+}
+
+static void
+jobs_teardown(struct cr_jobs *j)
+{
+	cr_smtp_free(j->smtp);
+	json_decref(j->texts);
+	cr_tmpl_set_free(j->tmpl);
+	sodium_memzero(&j->key, sizeof(j->key));
+	sodium_memzero(j->smtp_password, sizeof(j->smtp_password));
+	cr_store_close(j->store);
+}
+
 int
 cr_cmd_jobs(const struct cr_config *cfg, int argc, char **argv, const sigset_t *stop)
 {
-	struct cr_store *st = NULL;
+	struct cr_jobs j = {0};
 	bool once = false;
-	int interval = 60, rc = 0;
+	int interval = 60, rc = 0, what = DO_ALL;
 
 	if (wants_help(argc, argv,
-	        "usage: certrenew jobs [--once] [--interval SECONDS]\n"
-	        "Runs the background work (housekeeping now; renewal notices and mail delivery\n"
-	        "as they land) every SECONDS (default 60) until SIGTERM or SIGINT; --once runs one\n"
-	        "pass and exits, for cron.\n"))
+	        "usage: certrenew jobs [--once] [--interval SECONDS] [--only notices|deliver|purge]\n"
+	        "Runs the background work every SECONDS (default 60) until SIGTERM or SIGINT:\n"
+	        "renewal notices and reminders (queued in the outbox), outbox delivery (SMTP, or\n"
+	        ".eml files under mail.dir when smtp.url is empty) and housekeeping. Several may\n"
+	        "run at once. --once runs one pass and exits, for cron.\n"))
 		return 0;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--once") == 0)
@@ -166,17 +254,27 @@ cr_cmd_jobs(const struct cr_config *cfg, int argc, char **argv, const sigset_t *
 				return 1;
 			}
 			interval = (int)v;
+		} else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+			const char *w = argv[++i];
+			what = strcmp(w, "notices") == 0 ? DO_NOTICES : strcmp(w, "deliver") == 0 ? DO_DELIVER :
+			    strcmp(w, "purge") == 0 ? DO_PURGE : 0;
+			if (what == 0) {
+				fprintf(stderr, "certrenew jobs: --only takes notices, deliver or purge\n");
+				return 1;
+			}
 		} else {
 			fprintf(stderr, "certrenew jobs: unknown argument '%s' (see --help)\n", argv[i]);
 			return 1;
 		}
 	}
-	if (cr_store_open(cfg->database_url, 1, &st) != CR_OK)
+	if (jobs_setup(cfg, &j) != CR_OK || cr_store_open(cfg->database_url, 1, &j.store) != CR_OK) {
+		jobs_teardown(&j);
 		return 1;
+	}
 	for (;;) {
 		struct timespec ts = {interval, 0};
 
-		if (jobs_pass(cfg, st) != CR_OK)
+		if (jobs_pass(&j, what) != CR_OK)
 			rc = 1;
 		if (once)
 			break;
@@ -185,6 +283,6 @@ cr_cmd_jobs(const struct cr_config *cfg, int argc, char **argv, const sigset_t *
 			break;
 		}
 	}
-	cr_store_close(st);
+	jobs_teardown(&j);
 	return rc;
 }

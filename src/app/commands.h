@@ -15,6 +15,9 @@ int cr_cmd_demo_data(const struct cr_config *cfg, int argc, char **argv);
 int cr_cmd_serve(const struct cr_config *cfg, int argc, char **argv, const sigset_t *stop);
 int cr_cmd_jobs(const struct cr_config *cfg, int argc, char **argv, const sigset_t *stop);
 int cr_cmd_audit_verify(const struct cr_config *cfg, int argc, char **argv);
+int cr_cmd_import_confirmations(const struct cr_config *cfg, int argc, char **argv);
+int cr_cmd_import_certs(const struct cr_config *cfg, int argc, char **argv);
+int cr_cmd_mail(const struct cr_config *cfg, int argc, char **argv);
 
 /* Reads a one-line secret file (trailing newline dropped) into out. */
 enum cr_err cr_read_secret_file(const char *path, char *out, size_t outlen);

@@ -54,6 +54,7 @@ static const struct key keys[] = {
 	S("mail.reply_to", mail_reply_to),
 	S("mail.envelope_from", mail_envelope_from),
 	I("mail.max_tries", mail_max_tries, 1, 100),
+	I("mail.retry_seconds", mail_retry_seconds, 1, 3600),
 	S("mail.dir", mail_dir),
 	S("mail.outbox_key_file", outbox_key_file),
 };
@@ -85,6 +86,7 @@ defaults(struct cr_config *c)
 	snprintf(c->mail_reply_to, sizeof(c->mail_reply_to), "noreply@esigntrust.com");
 	snprintf(c->mail_envelope_from, sizeof(c->mail_envelope_from), "noreply@esigntrust.com");
 	c->mail_max_tries = 8;
+	c->mail_retry_seconds = 60;
 }
 
 static enum cr_err

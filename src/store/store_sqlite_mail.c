@@ -238,8 +238,12 @@ cr_db_outbox_count(struct cr_db *db, const char *state, long *out)
 /* ---- notices ---- */
 
 /*
- * The due set, shared by both queries. $1 kind, $2 now, $3 now + days, $4 1 for reminders.
- * A reminder needs the first notice sent and the holder not yet through verification.
+ * The due set, shared by both queries. $1 kind, $2 now, $3 now + days, $4 1 for reminders,
+ * $7 days in seconds.
+ * A notice is due once per certificate validity. A reminder needs the first notice sent, the
+ * holder not yet through verification, nothing sent for this certificate since it entered the
+ * reminder's window (so reminders run smallest window first and a late run sends one, not all),
+ * and nothing sent to the holder in the last day (one mail a day at most).
  */
 #define DUE_WHERE \
 	" FROM certificates c" \
@@ -247,11 +251,15 @@ cr_db_outbox_count(struct cr_db *db, const char *state, long *out)
 	" LEFT JOIN renewals r ON r.cert_id = c.id" \
 	" WHERE c.status = 'issued' AND c.not_after > $2 AND c.not_after <= $3" \
 	"   AND coalesce(r.state, 'pending_verification') NOT IN ('renewed', 'cancelled')" \
-	"   AND NOT EXISTS (SELECT 1 FROM notices n WHERE n.cert_id = c.id AND n.not_after = c.not_after" \
-	"                   AND n.kind = $1)" \
-	"   AND ($4 = 0 OR (coalesce(r.state, 'pending_verification') IN ('pending_verification', 'verifying')" \
+	"   AND (($4 = 0 AND NOT EXISTS (SELECT 1 FROM notices n WHERE n.cert_id = c.id" \
+	"                                AND n.not_after = c.not_after AND n.kind = $1))" \
+	"     OR ($4 = 1 AND coalesce(r.state, 'pending_verification') IN ('pending_verification', 'verifying')" \
 	"        AND EXISTS (SELECT 1 FROM notices n0 WHERE n0.cert_id = c.id AND n0.not_after = c.not_after" \
-	"                    AND n0.kind = 'notice')))"
+	"                    AND n0.kind = 'notice')" \
+	"        AND NOT EXISTS (SELECT 1 FROM notices n1 WHERE n1.cert_id = c.id AND n1.not_after = c.not_after" \
+	"                        AND n1.created_at > c.not_after - $7)" \
+	"        AND NOT EXISTS (SELECT 1 FROM notices n2 JOIN certificates c2 ON c2.id = n2.cert_id" \
+	"                        WHERE c2.holder_id = c.holder_id AND n2.created_at > $2 - 86400)))"
 
 static const char SQL_DUE_HOLDERS[] =
     "SELECT DISTINCT c.holder_id" DUE_WHERE " AND c.holder_id > $5 ORDER BY c.holder_id LIMIT $6";
@@ -266,6 +274,7 @@ bind_due(sqlite3_stmt *st, const char *kind, time_t now, int days)
 	sq_bind_int(st, 2, now);
 	sq_bind_int(st, 3, now + (time_t)days * 86400);
 	sq_bind_int(st, 4, strncmp(kind, "reminder", 8) == 0 ? 1 : 0);
+	sq_bind_int(st, 7, (int64_t)days * 86400);
 }
 
 enum cr_err

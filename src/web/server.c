@@ -46,6 +46,8 @@ static const struct route routes[] = {
 	{"GET", "/ecmp/certrenewal", cr_page_pending},
 	{"GET", "/dev/mail", cr_page_dev_mail},
 	{"GET", "/dev/mail/message", cr_page_dev_mail_message},
+	{"GET", "/department", cr_page_department},
+	{"POST", "/department/decide", cr_page_department_decide},
 };
 
 static const char *

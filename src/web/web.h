@@ -15,6 +15,7 @@
 
 #include "adapters/govid.h"
 #include "app/config.h"
+#include "notify/outbox.h"
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/crypto.h"
@@ -31,6 +32,8 @@ struct cr_app {
 	struct cr_govid *govid;
 	json_t *locales;     /* { "zh-Hant": {...}, "en": {...}, "pt": {...} } */
 	char css_version[16]; /* cache-busting suffix of the stylesheet URL */
+	struct cr_outbox_key outbox_key; /* to queue mail and, in DEV, to show it at /dev/mail */
+	struct cr_mailer mailer;
 };
 
 #define CR_SESSION_COOKIE "cr_session"
@@ -110,5 +113,6 @@ cr_handler cr_page_landing, cr_page_login, cr_page_callback, cr_page_logout;
 cr_handler cr_page_home, cr_page_pending;
 cr_handler cr_page_healthz;
 cr_handler cr_page_dev_mail, cr_page_dev_mail_message;      /* page_dev.c: 404 outside DEV mode */
+cr_handler cr_page_department, cr_page_department_decide; /* page_dept.c: coordinators only */
 
 #endif

@@ -14,7 +14,7 @@
 #include <jansson.h>
 
 #include "util/buf.h"
-#include "web/tmpl.h"
+#include "util/tmpl.h"
 
 #define OUT_CAP (1024 * 1024)
 

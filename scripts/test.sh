@@ -1,0 +1,179 @@
+#!/bin/sh
+# The whole test suite, as `make test` runs it (after scripts/install-deps.sh):
+#   1. npm ci when node_modules is missing or older than package-lock.json
+#   2. make all
+#   3. cmocka unit tests (build/tests/test_*)
+#   4. node:test suites against build/: integration, interop (oidc-provider), e2e (chromium)
+#   5. make asan; unit tests from build-asan/tests; the integration suite against build-asan/
+# Prints each suite's result as it goes; full logs are in tests/out/. The last line is exactly
+# `N passed, N failed` (sums over all suites). Exits non-zero when anything failed or could not run
+# (a suite that crashes or prints no summary counts as at least one failure).
+# POSIX sh: `make test` runs it with sh.
+set -u
+
+cd "$(dirname "$0")/.." || exit 1
+OUT=tests/out
+mkdir -p "$OUT"
+PASSED=0
+FAILED=0
+START=$(date +%s)
+JOBS=$(nproc 2>/dev/null || echo 2)
+
+# Per-suite wall-clock bounds (seconds); the whole run stays well under 30 minutes on 2 cores.
+T_NPM=${T_NPM:-300}
+T_MAKE=${T_MAKE:-900}
+T_UNIT=${T_UNIT:-300}
+T_NODE=${T_NODE:-600}
+
+SANITIZER_RE='ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|SUMMARY: (Address|Leak|Undefined)'
+
+say() { printf '%s\n' "$*"; }
+
+# add SUITE PASSED FAILED SECONDS
+add() {
+	PASSED=$((PASSED + $2))
+	FAILED=$((FAILED + $3))
+	say "-- $1: pass $2, fail $3 ($4 s)"
+}
+
+finish() {
+	say ""
+	say "total time: $(($(date +%s) - START)) s; logs in $OUT/"
+	say "$PASSED passed, $FAILED failed"
+	if [ "$FAILED" -ne 0 ]; then exit 1; fi
+	exit 0
+}
+
+# show_failure LOG: the interesting part of a failed suite's log, bounded.
+show_failure() {
+	if grep -Eq '^[[:space:]]*not ok' "$1"; then
+		grep -E -A 40 '^[[:space:]]*not ok' "$1" | head -n 200
+	else
+		tail -n 60 "$1"
+	fi
+	say "   (full log: $1)"
+}
+
+# ---------------------------------------------------------------- 1. node modules
+NODE_OK=1
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+	say "== node/npm missing: browser, integration and interop suites cannot run"
+	NODE_OK=0
+elif [ ! -f node_modules/.package-lock.json ] || [ -n "$(find package-lock.json -newer node_modules/.package-lock.json 2>/dev/null)" ]; then
+	say "== npm ci"
+	if ! timeout "$T_NPM" npm ci --no-audit --no-fund >"$OUT/npm-ci.log" 2>&1; then
+		tail -n 30 "$OUT/npm-ci.log"
+		say "== npm ci failed: node suites cannot run"
+		NODE_OK=0
+	fi
+fi
+
+# ---------------------------------------------------------------- 2. build
+say "== make all"
+t0=$(date +%s)
+if ! timeout "$T_MAKE" make -j"$JOBS" all >"$OUT/make.log" 2>&1; then
+	tail -n 40 "$OUT/make.log"
+	add "build (make all)" 0 1 $(($(date +%s) - t0))
+	finish
+fi
+say "   built in $(($(date +%s) - t0)) s"
+
+# ---------------------------------------------------------------- helpers for suites
+# run_unit BUILD_DIR: every cmocka binary BUILD_DIR/tests/test_*.
+run_unit() {
+	found=0
+	for t in "$1"/tests/test_*; do
+		[ -f "$t" ] && [ -x "$t" ] || continue
+		found=1
+		name=$(basename "$t")
+		log="$OUT/unit-$(basename "$1")-$name.log"
+		t0=$(date +%s)
+		timeout "$T_UNIT" "$t" >"$log" 2>&1
+		rc=$?
+		p=$(sed -n 's/^\[  PASSED  \] \([0-9][0-9]*\) test.*/\1/p' "$log" | awk '{s += $1} END {print s + 0}')
+		f=$(sed -n 's/^\[  FAILED  \] \([0-9][0-9]*\) test.*/\1/p' "$log" | awk '{s += $1} END {print s + 0}')
+		why=""
+		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; why=" (exit $rc)"; fi
+		if grep -Eq "$SANITIZER_RE" "$log" && [ "$f" -eq 0 ]; then f=1; why=" (sanitizer report)"; fi
+		if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then f=1; why=" (no cmocka summary)"; fi
+		add "unit $t$why" "$p" "$f" $(($(date +%s) - t0))
+		if [ "$f" -ne 0 ]; then show_failure "$log"; fi
+	done
+	if [ "$found" -eq 0 ]; then
+		if ls tests/unit/test_*.c >/dev/null 2>&1; then
+			add "unit $1/tests: no test binaries built" 0 1 0
+		else
+			say "-- unit $1/tests: no unit tests in tests/unit/"
+		fi
+	fi
+}
+
+# run_node LABEL FILE...: a node:test suite with the TAP reporter; counts `# pass` / `# fail` / `# cancelled`.
+run_node() {
+	label=$1
+	shift
+	if [ "$NODE_OK" -ne 1 ]; then
+		add "$label (node modules missing)" 0 1 0
+		return
+	fi
+	for f in "$@"; do
+		if [ ! -f "$f" ]; then
+			add "$label (no test files: $*)" 0 1 0
+			return
+		fi
+	done
+	log="$OUT/$(echo "$label" | tr ' /' '__').log"
+	t0=$(date +%s)
+	timeout "$T_NODE" node --test --test-reporter=tap "$@" >"$log" 2>&1
+	rc=$?
+	p=$(sed -n 's/^# pass \([0-9][0-9]*\)$/\1/p' "$log" | tail -n 1)
+	f=$(sed -n 's/^# fail \([0-9][0-9]*\)$/\1/p' "$log" | tail -n 1)
+	c=$(sed -n 's/^# cancelled \([0-9][0-9]*\)$/\1/p' "$log" | tail -n 1)
+	why=""
+	if [ -z "$p" ] || [ -z "$f" ]; then
+		p=${p:-0}
+		f=$((${f:-0} + 1))
+		why=" (no summary: crashed or timed out, exit $rc)"
+	fi
+	f=$((f + ${c:-0}))
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; why=" (exit $rc)"; fi
+	if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then f=1; why=" (ran no test)"; fi
+	add "$label$why" "$p" "$f" $(($(date +%s) - t0))
+	if [ "$f" -ne 0 ]; then show_failure "$log"; fi
+}
+
+# ---------------------------------------------------------------- 3, 4. build/
+say "== unit tests (build/)"
+run_unit build
+
+say "== integration (build/)"
+run_node "integration build" tests/integration/*.test.mjs
+say "== interop: oidc-provider (build/)"
+run_node "interop build" tests/interop/*.test.mjs
+say "== e2e: chromium (build/)"
+run_node "e2e build" tests/e2e/*.test.mjs
+
+# ---------------------------------------------------------------- 5. build-asan/
+say "== make asan"
+t0=$(date +%s)
+if ! timeout "$T_MAKE" make -j"$JOBS" asan >"$OUT/make-asan.log" 2>&1; then
+	tail -n 40 "$OUT/make-asan.log"
+	add "build (make asan)" 0 1 $(($(date +%s) - t0))
+	finish
+fi
+say "   built in $(($(date +%s) - t0)) s"
+
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export ASAN_OPTIONS UBSAN_OPTIONS
+
+say "== unit tests (build-asan/)"
+run_unit build-asan
+
+say "== integration (build-asan/)"
+CR_BIN_DIR=build-asan
+export CR_BIN_DIR
+run_node "integration build-asan" tests/integration/*.test.mjs
+unset CR_BIN_DIR ASAN_OPTIONS UBSAN_OPTIONS
+
+finish

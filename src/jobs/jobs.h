@@ -1,0 +1,47 @@
+/*
+ * Background work of `certrenew jobs`: renewal notices and reminders (SPEC R1)
+ * and outbox delivery. Each pass is safe to run in several processes at once:
+ * notices are decided inside a write transaction that re-reads what is due,
+ * and outbox messages are claimed under a lease.
+ */
+#ifndef CR_JOBS_H
+#define CR_JOBS_H
+
+#include <time.h>
+
+#include "app/config.h"
+#include "notify/outbox.h"
+#include "store/store.h"
+#include "util/tmpl.h"
+
+struct cr_smtp;
+
+struct cr_jobs {
+	const struct cr_config *cfg;
+	struct cr_store *store;
+	struct cr_tmpl_set *tmpl;
+	json_t *texts;               /* zh-Hant locale texts (type labels) */
+	struct cr_outbox_key key;
+	struct cr_mailer mailer;
+	char worker[64];             /* "host:pid", names outbox leases */
+	char smtp_password[512];
+	struct cr_smtp *smtp;        /* opened on first delivery when smtp.url is set */
+	int test_crash_after;        /* >0: abort after this many holders (crash-safety tests) */
+};
+
+struct cr_notice_stats {
+	long holders;  /* mails queued */
+	long certs;    /* certificates noticed */
+};
+
+/* Queues the renewal notice for every holder with due, confirmed, not-yet-noticed certificates,
+   then the reminders of renewal.reminder_days. */
+enum cr_err cr_jobs_notices(struct cr_jobs *j, time_t now, struct cr_notice_stats *st);
+
+struct cr_deliver_stats {
+	long sent, retried, failed;
+};
+/* Delivers due outbox messages (SMTP, or .eml files when smtp.url is empty), at most max. */
+enum cr_err cr_jobs_deliver(struct cr_jobs *j, time_t now, long max, struct cr_deliver_stats *st);
+
+#endif

@@ -1,0 +1,183 @@
+/* Sealing and queueing system mail; see outbox.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "adapters/mail.h"
+#include "outbox.h"
+#include "util/crypto.h"
+#include "util/log.h"
+
+#define NONCE_LEN crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define TAG_LEN crypto_aead_xchacha20poly1305_ietf_ABYTES
+#define MAIL_CAP (1024u * 1024u)
+
+static const unsigned char ad[] = "certrenew outbox v1";
+
+enum cr_err
+cr_outbox_key_create(const char *path)
+{
+	unsigned char k[32];
+	char text[CR_B64URL_SIZE(32)];
+	int fd;
+	ssize_t w;
+
+	if (access(path, F_OK) == 0)
+		return CR_OK;
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600)) < 0) {
+		cr_error("outbox", "cannot create %s: %s", path, strerror(errno));
+		return CR_ERR_IO;
+	}
+	randombytes_buf(k, sizeof(k));
+	cr_b64url_encode(k, sizeof(k), text, sizeof(text));
+	w = write(fd, text, strlen(text));
+	sodium_memzero(k, sizeof(k));
+	sodium_memzero(text, sizeof(text));
+	if (close(fd) != 0 || w < 0)
+		return CR_ERR_IO;
+	return CR_OK;
+}
+
+enum cr_err
+cr_outbox_key_load(const char *path, struct cr_outbox_key *out)
+{
+	char text[128];
+	FILE *f = fopen(path, "r");
+	size_t n, klen = 0;
+	enum cr_err err;
+
+	if (f == NULL) {
+		cr_error("outbox", "key file %s: %s", path, strerror(errno));
+		return CR_ERR_CONFIG;
+	}
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
+		n--;
+	text[n] = '\0';
+	err = cr_b64url_decode(text, n, out->k, sizeof(out->k), &klen);
+	sodium_memzero(text, sizeof(text));
+	if (err != CR_OK || klen != sizeof(out->k)) {
+		cr_error("outbox", "key file %s does not hold a 32-byte base64url key", path);
+		return CR_ERR_CONFIG;
+	}
+	return CR_OK;
+}
+
+enum cr_err
+cr_outbox_seal(const struct cr_outbox_key *key, const char *msg, size_t len, unsigned char **out, size_t *outlen)
+{
+	unsigned char *p;
+	unsigned long long clen = 0;
+
+	if (len > MAIL_CAP)
+		return CR_ERR_TOOBIG;
+	if ((p = malloc(NONCE_LEN + len + TAG_LEN)) == NULL)
+		return CR_ERR_NOMEM;
+	randombytes_buf(p, NONCE_LEN);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(p + NONCE_LEN, &clen, (const unsigned char *)msg, len, ad,
+	    sizeof(ad) - 1, NULL, p, key->k);
+	*out = p;
+	*outlen = NONCE_LEN + (size_t)clen;
+	return CR_OK;
+}
+
+enum cr_err
+cr_outbox_open(const struct cr_outbox_key *key, const unsigned char *sealed, size_t len, struct cr_buf *out)
+{
+	unsigned char *plain;
+	unsigned long long mlen = 0;
+	enum cr_err err;
+
+	if (len < NONCE_LEN + TAG_LEN || len > MAIL_CAP + NONCE_LEN + TAG_LEN)
+		return CR_ERR_INVALID;
+	if ((plain = malloc(len)) == NULL)
+		return CR_ERR_NOMEM;
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &mlen, NULL, sealed + NONCE_LEN, len - NONCE_LEN, ad,
+	        sizeof(ad) - 1, sealed, key->k) != 0) {
+		free(plain);
+		return CR_ERR_DENIED;
+	}
+	err = cr_buf_add(out, plain, (size_t)mlen);
+	sodium_memzero(plain, (size_t)mlen);
+	free(plain);
+	return err;
+}
+
+static const char *
+domain_of(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	const char *end;
+	static const char fallback[] = "certrenew.invalid";
+
+	if (at == NULL)
+		return fallback;
+	/* "Name <user@host>": stop at the closing bracket. */
+	end = strchr(at, '>');
+	return end == NULL ? at + 1 : fallback;
+}
+
+enum cr_err
+cr_mailer_queue(const struct cr_mailer *m, struct cr_db *db, const char *kind, const char *to, const char *subject,
+    const char *name, const json_t *ctx, time_t now, int64_t *outbox_id)
+{
+	struct cr_buf text, html, msg;
+	char tname[128], hname[128], message_id[256], domain[128];
+	struct cr_outbox_msg row = {0};
+	struct cr_mail mail;
+	const char *at;
+	enum cr_err err;
+	bool has_html;
+
+	cr_buf_init(&text, MAIL_CAP);
+	cr_buf_init(&html, MAIL_CAP);
+	cr_buf_init(&msg, MAIL_CAP);
+	/* Templates are named without their extension, so the HTML part has its own stem: x.txt, x_html.html. */
+	snprintf(tname, sizeof(tname), "mail/%s", name);
+	snprintf(hname, sizeof(hname), "mail/%s_html", name);
+	if ((err = cr_tmpl_render(m->tmpl, tname, ctx, &text)) != CR_OK) {
+		cr_error("outbox", "mail template %s: %s", tname, cr_err_str(err));
+		goto out;
+	}
+	err = cr_tmpl_render(m->tmpl, hname, ctx, &html);
+	has_html = err == CR_OK;
+	if (err != CR_OK && err != CR_ERR_NOTFOUND) {
+		cr_error("outbox", "mail template %s: %s", hname, cr_err_str(err));
+		goto out;
+	}
+	at = strrchr(m->cfg->mail_envelope_from, '@');
+	snprintf(domain, sizeof(domain), "%s", at ? at + 1 : domain_of(m->cfg->mail_from));
+	mail = (struct cr_mail){
+		.from = m->cfg->mail_from,
+		.reply_to = m->cfg->mail_reply_to[0] ? m->cfg->mail_reply_to : NULL,
+		.to = to,
+		.subject = subject,
+		.text = cr_buf_str(&text),
+		.html = has_html ? cr_buf_str(&html) : NULL,
+		.domain = domain,
+		.date = now,
+	};
+	if ((err = cr_mail_build(&mail, &msg, message_id, sizeof(message_id))) != CR_OK) {
+		cr_warn("outbox", "cannot build %s mail (bad address or header)", kind);
+		goto out;
+	}
+	if ((err = cr_outbox_seal(m->key, msg.data, msg.len, &row.sealed, &row.sealed_len)) != CR_OK)
+		goto out;
+	snprintf(row.kind, sizeof(row.kind), "%s", kind);
+	snprintf(row.to_addr, sizeof(row.to_addr), "%s", to);
+	snprintf(row.subject, sizeof(row.subject), "%s", subject);
+	snprintf(row.message_id, sizeof(row.message_id), "%s", message_id);
+	err = cr_db_outbox_add(db, &row, now, outbox_id);
+	free(row.sealed);
+out:
+	cr_buf_free_secret(&text);
+	cr_buf_free_secret(&html);
+	cr_buf_free_secret(&msg);
+	return err;
+}

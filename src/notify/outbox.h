@@ -1,0 +1,50 @@
+/*
+ * System mail: composed from templates, built as MIME, sealed and queued in
+ * the outbox inside the caller's transaction, so a state change and the mail
+ * it causes commit together (SPEC R1.5). Messages are sealed at rest
+ * (XChaCha20-Poly1305) because some carry verification codes.
+ */
+#ifndef CR_NOTIFY_OUTBOX_H
+#define CR_NOTIFY_OUTBOX_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "app/config.h"
+#include "store/store.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/tmpl.h"
+
+struct cr_outbox_key {
+	unsigned char k[32];
+};
+
+/* Writes a fresh random key (base64url text, mode 0600) to path unless it exists. */
+enum cr_err cr_outbox_key_create(const char *path);
+enum cr_err cr_outbox_key_load(const char *path, struct cr_outbox_key *out);
+/* Seals msg; *out is malloc'd (nonce || ciphertext || tag). */
+enum cr_err cr_outbox_seal(const struct cr_outbox_key *key, const char *msg, size_t len, unsigned char **out,
+    size_t *outlen);
+/* Opens a sealed message into out. CR_ERR_DENIED when it does not authenticate. */
+enum cr_err cr_outbox_open(const struct cr_outbox_key *key, const unsigned char *sealed, size_t len,
+    struct cr_buf *out);
+
+struct cr_mailer {
+	const struct cr_config *cfg;
+	const struct cr_tmpl_set *tmpl;
+	const struct cr_outbox_key *key;
+};
+
+/*
+ * Renders templates mail/<name>.txt and mail/<name>.html (the HTML part is
+ * optional) with ctx, builds the message to `to` with `subject`, seals it and
+ * adds it to the outbox in db. Call inside the transaction that decided to
+ * send it. *outbox_id gets the row id.
+ */
+enum cr_err cr_mailer_queue(const struct cr_mailer *m, struct cr_db *db, const char *kind, const char *to,
+    const char *subject, const char *name, const json_t *ctx, time_t now, int64_t *outbox_id);
+
+#endif

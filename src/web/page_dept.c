@@ -1,0 +1,312 @@
+/*
+ * The department coordinator's page 「部門確認續期」 (SPEC R2.1, R2.3): the
+ * certificates of the coordinator's own organisation that expire within the
+ * configured horizon, and the decision to renew them or not, one by one or for
+ * a selection.
+ *
+ * Trust: the organisation comes from the session's person, never from the
+ * form. Every id in a POST is checked again by the store, scoped by that
+ * organisation in SQL (cr_db_org_decide), so a forged id of another
+ * organisation finds nothing; one refused id rolls the whole post back, is
+ * logged and answered 403. Redirects carry only numbers and fixed codes,
+ * never text from the request.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util/log.h"
+#include "web.h"
+
+/* Rows shown at most; the soonest expiries come first. */
+#define MAX_ROWS 2000
+/* Ids in one post: the form parser takes at most CR_FORM_MAX_FIELDS fields, two of them csrf and decision. */
+#define MAX_IDS CR_FORM_MAX_FIELDS
+/* Ids are SQLite rowids that JavaScript and JSON can carry exactly. */
+#define MAX_ID ((int64_t)1 << 53)
+/* Dates are shown in Macau time (UTC+8, no daylight saving), the customer's day. */
+#define MACAU_UTC_OFFSET (8 * 3600)
+
+/* Error codes a redirect may carry, each with its message key. */
+static const struct {
+	const char *code;
+	const char *key;
+} flash_errors[] = {
+	{"none_selected", "dept_err_none_selected"},
+};
+
+/* "person:<id>", the actor of audit rows and the confirmations' decided_by. */
+static void
+actor_of(const struct cr_req *req, char *out, size_t len)
+{
+	snprintf(out, len, "person:%lld", (long long)req->person.id);
+}
+
+/*
+ * A certificate id from a form: decimal digits only, no sign, no leading zero,
+ * 1 .. 2^53. False for anything else.
+ */
+static bool
+parse_id(const char *s, int64_t *out)
+{
+	int64_t v = 0;
+	size_t len = s != NULL ? strlen(s) : 0;
+
+	if (len == 0 || len > 16 || s[0] == '0')
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (s[i] - '0');
+	}
+	if (v > MAX_ID)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* A small positive count from the query (the ?done= of our own redirect); 0 when absent or bad. */
+static int
+parse_count(const char *s)
+{
+	int64_t v;
+
+	return parse_id(s, &v) && v <= MAX_IDS ? (int)v : 0;
+}
+
+static void
+format_date(time_t t, char out[16])
+{
+	struct tm tm;
+	time_t local = t + MACAU_UTC_OFFSET;
+
+	if (gmtime_r(&local, &tm) == NULL || strftime(out, 16, "%Y-%m-%d", &tm) == 0)
+		snprintf(out, 16, "?");
+}
+
+static const char *
+type_label(struct cr_req *req, enum cr_cert_type t)
+{
+	char key[32];
+	const char *label;
+
+	snprintf(key, sizeof(key), "type_%s", cr_cert_type_name(t));
+	label = cr_text(req, key);
+	return *label ? label : cr_cert_type_label_zh(t);
+}
+
+/* The state shown for a decision: a CSS/test name and its label key. */
+static void
+decision_state(const char *decision, const char **name, const char **key)
+{
+	if (strcmp(decision, "confirmed") == 0) {
+		*name = "confirmed";
+		*key = "dept_state_confirmed";
+	} else if (strcmp(decision, "declined") == 0) {
+		*name = "declined";
+		*key = "dept_state_declined";
+	} else {
+		*name = "pending";
+		*key = "dept_state_pending";
+	}
+}
+
+/* Session and coordinator role. A page view without a session goes to the start page; a post gets 403. */
+static bool
+require_coordinator(struct cr_req *req, struct cr_resp *resp, bool post)
+{
+	if (!cr_session_load(req)) {
+		if (post) {
+			cr_warn("dept", "decision posted without a session from %s", req->ip);
+			cr_render_error(req, resp, 403, "err_dept_forbidden", "hint_login_again");
+		} else
+			cr_resp_redirect(resp, "/");
+		return false;
+	}
+	if (!req->person.is_coordinator) {
+		cr_warn("dept", "person %lld (not a coordinator) refused %s %s from %s", (long long)req->person.id,
+		    req->method, req->path, req->ip);
+		cr_render_error(req, resp, 403, "err_dept_forbidden", NULL);
+		return false;
+	}
+	return true;
+}
+
+/* The flash message of a redirect back to the page: {kind, text, count} or NULL. */
+static json_t *
+flash_json(struct cr_req *req)
+{
+	const char *err = req->query(req, "error"), *dec = req->query(req, "decision");
+	int done = parse_count(req->query(req, "done"));
+
+	if (err != NULL) {
+		for (size_t i = 0; i < sizeof(flash_errors) / sizeof(flash_errors[0]); i++)
+			if (strcmp(err, flash_errors[i].code) == 0)
+				/* count 0 keeps the template from finding the page's count in an outer frame. */
+				return json_pack("{s:s, s:s, s:i}", "kind", "error", "text", cr_text(req, flash_errors[i].key),
+				    "count", 0);
+		return NULL;
+	}
+	if (done > 0 && dec != NULL && (strcmp(dec, "confirmed") == 0 || strcmp(dec, "declined") == 0))
+		return json_pack("{s:s, s:s, s:i}", "kind", "ok", "text",
+		    cr_text(req, strcmp(dec, "confirmed") == 0 ? "dept_done_confirmed" : "dept_done_declined"),
+		    "count", done);
+	return NULL;
+}
+
+void
+cr_page_department(struct cr_req *req, struct cr_resp *resp)
+{
+	const struct cr_config *cfg = req->app->cfg;
+	struct cr_org_cert *certs = NULL;
+	size_t n = 0;
+	json_t *ctx = NULL, *rows = NULL, *flash;
+	enum cr_err err;
+
+	if (!require_coordinator(req, resp, false))
+		return;
+	if ((certs = calloc(MAX_ROWS, sizeof(*certs))) == NULL) {
+		cr_render_error(req, resp, 500, "err_internal", NULL);
+		return;
+	}
+	err = cr_db_org_certs_expiring(cr_req_db(req), req->person.org_id, req->now, cfg->horizon_days, certs,
+	    MAX_ROWS, &n);
+	if (err != CR_OK) {
+		cr_error("dept", "listing organisation %lld: %s", (long long)req->person.org_id, cr_err_str(err));
+		cr_render_error(req, resp, 500, "err_internal", NULL);
+		goto out;
+	}
+	if ((rows = json_array()) == NULL)
+		goto nomem;
+	for (size_t i = 0; i < n; i++) {
+		const struct cr_org_cert *c = &certs[i];
+		const char *state, *state_key;
+		char date[16];
+
+		decision_state(c->decision, &state, &state_key);
+		format_date(c->not_after, date);
+		if (json_array_append_new(rows, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+		    "id", (json_int_t)c->cert_id, "holder", c->holder_name, "type", cr_cert_type_name(c->type),
+		    "type_label", type_label(req, c->type), "serial", c->serial_hex, "expiry", date,
+		    "state", state, "state_label", cr_text(req, state_key))) != 0)
+			goto nomem;
+	}
+	if ((ctx = cr_page_ctx(req, "dept_title")) == NULL)
+		goto nomem;
+	json_object_set_new(ctx, "org", json_string(req->person.org_name));
+	json_object_set_new(ctx, "horizon", json_integer(cfg->horizon_days));
+	json_object_set_new(ctx, "nrows", json_integer((json_int_t)n));
+	json_object_set_new(ctx, "truncated", json_boolean(n == MAX_ROWS));
+	json_object_set_new(ctx, "max_bulk", json_integer(MAX_IDS - 2));
+	json_object_set_new(ctx, "rows", rows);
+	rows = NULL;
+	if ((flash = flash_json(req)) != NULL)
+		json_object_set_new(ctx, "flash", flash);
+	cr_render(req, resp, 200, "department", ctx);
+	goto out;
+nomem:
+	json_decref(ctx);
+	cr_render_error(req, resp, 500, "err_internal", NULL);
+out:
+	json_decref(rows);
+	free(certs);
+}
+
+/*
+ * The ids of a post: `cert=<id>` (a row's button) and `sel_<id>=1` (ticked rows), without
+ * repeats. False when a field is malformed; other fields are ignored.
+ */
+static bool
+collect_ids(const struct cr_form *form, int64_t *ids, size_t *n)
+{
+	*n = 0;
+	for (size_t i = 0; i < form->n; i++) {
+		const char *name = form->f[i].name, *value = form->f[i].value;
+		int64_t id;
+		bool seen = false;
+
+		if (strcmp(name, "cert") == 0) {
+			if (!parse_id(value, &id))
+				return false;
+		} else if (strncmp(name, "sel_", 4) == 0) {
+			if (strcmp(value, "1") != 0 || !parse_id(name + 4, &id))
+				return false;
+		} else
+			continue;
+		for (size_t j = 0; j < *n; j++)
+			seen = seen || ids[j] == id;
+		if (seen)
+			continue;
+		if (*n == MAX_IDS)
+			return false;
+		ids[(*n)++] = id;
+	}
+	return true;
+}
+
+void
+cr_page_department_decide(struct cr_req *req, struct cr_resp *resp)
+{
+	const struct cr_config *cfg = req->app->cfg;
+	const char *decision;
+	int64_t ids[MAX_IDS];
+	size_t n = 0;
+	char actor[48], object[48], loc[96];
+	struct cr_db *db;
+	enum cr_err err;
+
+	if (!require_coordinator(req, resp, true))
+		return;
+	if (!cr_csrf_ok(req)) {
+		cr_warn("dept", "decision refused without a valid CSRF token for person %lld from %s",
+		    (long long)req->person.id, req->ip);
+		cr_render_error(req, resp, 403, "err_csrf", NULL);
+		return;
+	}
+	decision = cr_form_get(&req->form, "decision");
+	if (decision == NULL || (strcmp(decision, "confirmed") != 0 && strcmp(decision, "declined") != 0) ||
+	    !collect_ids(&req->form, ids, &n)) {
+		cr_warn("dept", "malformed decision form from person %lld at %s", (long long)req->person.id, req->ip);
+		cr_render_error(req, resp, 400, "err_dept_bad_request", NULL);
+		return;
+	}
+	if (n == 0) {
+		cr_resp_redirect(resp, "/department?error=none_selected");
+		return;
+	}
+
+	actor_of(req, actor, sizeof(actor));
+	db = cr_req_db(req);
+	if ((err = cr_db_begin(db)) != CR_OK)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		struct cr_audit a;
+
+		err = cr_db_org_decide(db, req->person.org_id, ids[i], decision, actor, req->now, cfg->horizon_days);
+		if (err == CR_ERR_NOTFOUND) {
+			cr_db_rollback(db);
+			cr_warn("dept", "coordinator person %lld (organisation %lld) refused certificate %lld: not theirs "
+			    "or outside the horizon; nothing of the %zu decisions in the post was saved (from %s)",
+			    (long long)req->person.id, (long long)req->person.org_id, (long long)ids[i], n, req->ip);
+			cr_render_error(req, resp, 403, "err_dept_refused", NULL);
+			return;
+		}
+		snprintf(object, sizeof(object), "cert:%lld", (long long)ids[i]);
+		a = (struct cr_audit){actor, strcmp(decision, "confirmed") == 0 ? "confirm" : "decline", object,
+		    req->ip, ""};
+		if (err != CR_OK || (err = cr_db_audit(db, req->now, &a)) != CR_OK) {
+			cr_db_rollback(db);
+			goto fail;
+		}
+	}
+	if ((err = cr_db_commit(db)) != CR_OK)
+		goto fail;
+	cr_info("dept", "person %lld %s %zu certificate(s)", (long long)req->person.id, decision, n);
+	snprintf(loc, sizeof(loc), "/department?done=%zu&decision=%s", n, decision);
+	cr_resp_redirect(resp, loc);
+	return;
+fail:
+	cr_error("dept", "saving decisions of person %lld: %s", (long long)req->person.id, cr_err_str(err));
+	cr_render_error(req, resp, 500, "err_internal", NULL);
+}
