@@ -125,10 +125,6 @@ parse_listen(struct cr_config *c, const char *v)
 	memcpy(c->listen_host, v, hl);
 	c->listen_host[hl] = '\0';
 	c->listen_port = port;
-	if (c->mail_dir[0] == '\0')
-		snprintf(c->mail_dir, sizeof(c->mail_dir), "%.1000s/mail", c->var_dir);
-	if (c->outbox_key_file[0] == '\0')
-		snprintf(c->outbox_key_file, sizeof(c->outbox_key_file), "%.990s/secrets/outbox.key", c->var_dir);
 	return CR_OK;
 }
 
@@ -275,10 +271,6 @@ cr_config_load(struct cr_config *c, const char *path, char *err, size_t errlen)
 	if (c->govid_client_secret_file[0] == '\0')
 		snprintf(c->govid_client_secret_file, sizeof(c->govid_client_secret_file),
 		    "%.990s/secrets/govid_client_secret", c->var_dir);
-	if (c->mail_dir[0] == '\0')
-		snprintf(c->mail_dir, sizeof(c->mail_dir), "%.1000s/mail", c->var_dir);
-	if (c->outbox_key_file[0] == '\0')
-		snprintf(c->outbox_key_file, sizeof(c->outbox_key_file), "%.990s/secrets/outbox.key", c->var_dir);
 	if (c->mail_dir[0] == '\0')
 		snprintf(c->mail_dir, sizeof(c->mail_dir), "%.1000s/mail", c->var_dir);
 	if (c->outbox_key_file[0] == '\0')
