@@ -1009,11 +1009,14 @@ cr_mail_decode(const char *msg, size_t len, struct cr_buf *subject, struct cr_bu
 	cr_buf_init(&tmp, HDR_VALUE_MAX);
 	if ((err = parse_head(msg, len, &h)) != CR_OK)
 		goto out;
-	if (h.subject.p != NULL) {
-		if ((err = unfold(h.subject, &tmp)) != CR_OK ||
-		    (err = decode_subject(cr_buf_str(&tmp), tmp.len, subject)) != CR_OK)
-			goto out;
+	/* Every message we build has a Subject; without one this is something else. */
+	if (h.subject.p == NULL) {
+		err = CR_ERR_INVALID;
+		goto out;
 	}
+	if ((err = unfold(h.subject, &tmp)) != CR_OK ||
+	    (err = decode_subject(cr_buf_str(&tmp), tmp.len, subject)) != CR_OK)
+		goto out;
 	if ((err = head_ctype(&h, &tmp, &ct)) != CR_OK)
 		goto out;
 	if (strncmp(ct.type, "multipart/", 10) == 0) {

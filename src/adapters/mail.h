@@ -58,7 +58,7 @@ enum cr_err cr_mail_build(const struct cr_mail *m, struct cr_buf *out, char *mes
  * I/O. subject gets the decoded Subject, text the text/plain part, html (may be
  * NULL) the text/html part if there is one; all UTF-8 with \n line ends. The
  * buffers are emptied first and keep their caps (CR_ERR_TOOBIG past one).
- * CR_ERR_INVALID when the message is not recognised (no text part, charset not
+ * CR_ERR_INVALID when the message is not recognised (no Subject or text part, charset not
  * UTF-8/US-ASCII, bad encoding, invalid UTF-8, malformed headers).
  * Used by the DEV mail viewer and tests.
  */

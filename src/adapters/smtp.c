@@ -30,6 +30,8 @@ struct cr_smtp {
 	char *password;
 	char *mail_from;      /* "<addr>" */
 	long timeout_ms;
+	bool open;            /* the last send succeeded, so curl kept its connection */
+	bool quitting;        /* QUIT sent: its "221 Bye" must not hide the reply that mattered */
 	char last_cmd[12];    /* verb of the last command sent: "MAIL", "RCPT", "DATA"... */
 	char last_reply[128]; /* last reply line received, printable ASCII only */
 };
@@ -62,11 +64,15 @@ static int
 on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *cls)
 {
 	static const char *const verbs[] = {"EHLO", "HELO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "RSET",
-	    "QUIT", "NOOP"};
+	    "NOOP"};
 	struct cr_smtp *s = cls;
 
 	(void)h;
-	if (type == CURLINFO_HEADER_OUT) {
+	if (s->quitting)
+		return 0;
+	if (type == CURLINFO_HEADER_OUT && size >= 4 && strncasecmp(data, "QUIT", 4) == 0) {
+		s->quitting = true;  /* curl closing after an error, or cleaning up */
+	} else if (type == CURLINFO_HEADER_OUT) {
 		for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
 			size_t n = strlen(verbs[i]);
 
@@ -228,6 +234,7 @@ transact(struct cr_smtp *s, struct curl_slist *rcpts, const char *msg, size_t le
 
 	s->last_cmd[0] = '\0';
 	s->last_reply[0] = '\0';
+	s->quitting = false;
 	cerr[0] = '\0';
 	curl_easy_setopt(s->h, CURLOPT_ERRORBUFFER, cerr);
 	curl_easy_setopt(s->h, CURLOPT_MAIL_RCPT, rcpts);
@@ -241,7 +248,8 @@ cr_smtp_send(struct cr_smtp *s, const char *rcpt, const char *msg, size_t len, c
 {
 	char cerr[CURL_ERROR_SIZE], addr[260];
 	struct curl_slist *rcpts = NULL;
-	long code = 0, conns = 0;
+	long code = 0;
+	bool was_open = s->open;
 	enum cr_err rc;
 	CURLcode cc;
 
@@ -256,13 +264,13 @@ cr_smtp_send(struct cr_smtp *s, const char *rcpt, const char *msg, size_t len, c
 	if ((rcpts = curl_slist_append(NULL, addr)) == NULL)
 		return CR_ERR_NOMEM;
 	cc = transact(s, rcpts, msg, len, cerr);
-	curl_easy_getinfo(s->h, CURLINFO_NUM_CONNECTS, &conns);
 	/*
-	 * A reused connection the server had dropped while we were idle fails at
-	 * once, before any reply. Nothing was handed over (no DATA sent), so one
-	 * more go on a fresh connection cannot duplicate the message.
+	 * A kept connection the server dropped while we were idle fails before
+	 * any reply. Nothing was handed over (no DATA sent), so one more go on a
+	 * fresh connection cannot duplicate the message. (curl closes the
+	 * connection after any failure, so this happens at most once.)
 	 */
-	if (cc != CURLE_OK && conns == 0 && s->last_reply[0] == '\0' && strcmp(s->last_cmd, "DATA") != 0) {
+	if (cc != CURLE_OK && was_open && s->last_reply[0] == '\0' && strcmp(s->last_cmd, "DATA") != 0) {
 		cr_info("smtp", "connection to %s was closed; reconnecting", s->url);
 		cc = transact(s, rcpts, msg, len, cerr);
 	}
@@ -270,6 +278,7 @@ cr_smtp_send(struct cr_smtp *s, const char *rcpt, const char *msg, size_t len, c
 	curl_easy_setopt(s->h, CURLOPT_ERRORBUFFER, NULL);
 	curl_easy_setopt(s->h, CURLOPT_MAIL_RCPT, NULL);
 	curl_easy_setopt(s->h, CURLOPT_READDATA, NULL);
+	s->open = cc == CURLE_OK;
 	if (cc == CURLE_OK)
 		return CR_OK;
 

@@ -102,6 +102,9 @@ parse_int(const char *v, int lo, int hi, int *out)
 	char *end;
 	long n;
 
+	/* Digits only: strtol alone would take leading blanks and a sign. */
+	if (*v < '0' || *v > '9')
+		return CR_ERR_CONFIG;
 	errno = 0;
 	n = strtol(v, &end, 10);
 	if (errno != 0 || end == v || *end != '\0' || n < lo || n > hi)
@@ -166,9 +169,12 @@ cr_config_set(struct cr_config *c, const char *name, const char *v, char *err, s
 			else
 				return fail(err, errlen, name, "must be true or false");
 			return CR_OK;
-		case K_URL:
-			if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
-				return fail(err, errlen, name, "must be an http:// or https:// URL");
+		case K_URL: {
+			size_t scheme = strncmp(v, "http://", 7) == 0 ? 7 : strncmp(v, "https://", 8) == 0 ? 8 : 0;
+
+			if (scheme == 0 || v[scheme] == '\0' || v[scheme] == '/')
+				return fail(err, errlen, name, "must be an http:// or https:// URL with a host");
+		}
 			/* FALLTHROUGH */
 		case K_STR:
 			n = strlen(v);
@@ -217,6 +223,13 @@ load_file(struct cr_config *c, const char *path, char *err, size_t errlen)
 		char *eq, *k, *v;
 
 		lineno++;
+		/* A line that filled the buffer without its newline would be read as two lines. */
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			snprintf(err, errlen, "config file %s:%d: line longer than %zu bytes", path, lineno,
+			    sizeof(line) - 2);
+			rc = CR_ERR_CONFIG;
+			break;
+		}
 		k = trim(line);
 		if (*k == '\0' || *k == '#')
 			continue;

@@ -110,6 +110,40 @@ const char *const cr_sqlite_migrations[] = {
 	"  outbox_id INTEGER NOT NULL REFERENCES outbox(id),"
 	"  created_at INTEGER NOT NULL,"
 	"  PRIMARY KEY (cert_id, not_after, kind));",
+
+	/* 3: renewal applications and email verification (SPEC R5). */
+	"CREATE TABLE applications ("
+	"  id INTEGER PRIMARY KEY,"
+	"  holder_id INTEGER NOT NULL REFERENCES people(id),"
+	"  state TEXT NOT NULL,"
+	"  consent_at INTEGER,"
+	"  consent_version TEXT NOT NULL DEFAULT '',"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL);"
+	/* One open application per holder, also with two browser tabs pressing 「開始鑑別」 at once. */
+	"CREATE UNIQUE INDEX applications_one_open ON applications(holder_id)"
+	"  WHERE state NOT IN ('submitted', 'cancelled');"
+	"CREATE TABLE application_certs ("
+	"  application_id INTEGER NOT NULL REFERENCES applications(id),"
+	"  cert_id INTEGER NOT NULL REFERENCES certificates(id),"
+	"  PRIMARY KEY (application_id, cert_id));"
+	"CREATE TABLE email_checks ("
+	"  application_id INTEGER NOT NULL REFERENCES applications(id),"
+	"  email TEXT NOT NULL,"
+	"  verified_at INTEGER,"
+	"  PRIMARY KEY (application_id, email));"
+	/* Codes are kept only as keyed hashes; the newest per address is the live one. */
+	"CREATE TABLE email_codes ("
+	"  id INTEGER PRIMARY KEY,"
+	"  application_id INTEGER NOT NULL REFERENCES applications(id),"
+	"  email TEXT NOT NULL,"
+	"  code_hash BLOB NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  used_at INTEGER);"
+	"CREATE INDEX email_codes_app ON email_codes(application_id, email, id);"
+	"CREATE INDEX email_codes_addr ON email_codes(email, created_at);",
 };
 
 const size_t cr_sqlite_migration_count = sizeof(cr_sqlite_migrations) / sizeof(cr_sqlite_migrations[0]);

@@ -235,4 +235,66 @@ enum cr_err cr_db_notice_add(struct cr_db *db, int64_t cert_id, time_t not_after
     int64_t outbox_id, time_t now);
 enum cr_err cr_db_notice_count(struct cr_db *db, const char *kind, long *out);
 
+/* ---- renewal applications and email verification (SPEC R5) ---- */
+#include "core/application.h"
+
+struct cr_application {
+	int64_t id;
+	int64_t holder_id;
+	enum cr_app_state state;
+	time_t consent_at;   /* 0 until consent */
+	time_t created_at;
+};
+
+/* A certificate as shown to its holder (R5.1). */
+struct cr_cert_view {
+	struct cr_cert c;           /* der not filled */
+	char org_name[CR_TEXT];
+	char holder_name[CR_TEXT];
+};
+
+/* The holder's due certificates that are pending identity verification and in no open
+   application: what 「開始鑑別」 would start with. Sorted by type then serial. */
+enum cr_err cr_db_holder_verifiable_certs(struct cr_db *db, int64_t holder_id, time_t now, int window_days,
+    struct cr_cert_view *out, size_t max, size_t *n);
+/* The holder's open application; CR_ERR_NOTFOUND when none. */
+enum cr_err cr_db_app_open_for_holder(struct cr_db *db, int64_t holder_id, struct cr_application *out);
+/* An application, only if it belongs to holder_id (CR_ERR_NOTFOUND otherwise). */
+enum cr_err cr_db_app_get(struct cr_db *db, int64_t app_id, int64_t holder_id, struct cr_application *out);
+/* Creates an application over cert_ids (which must be the holder's), moving each certificate's
+   renewal to verifying and listing the distinct email addresses to verify. Call in a transaction.
+   CR_ERR_CONFLICT when the holder already has an open application. */
+enum cr_err cr_db_app_create(struct cr_db *db, int64_t holder_id, const int64_t *cert_ids, size_t n, time_t now,
+    int64_t *app_id);
+/* Moves the application from `from` to `to`; CR_ERR_CONFLICT when it is not in `from` any more. */
+enum cr_err cr_db_app_move(struct cr_db *db, int64_t app_id, enum cr_app_state from, enum cr_app_state to,
+    time_t now);
+/* Records the consent (time and text version) and moves consent -> emails. */
+enum cr_err cr_db_app_consent(struct cr_db *db, int64_t app_id, const char *version, time_t now);
+enum cr_err cr_db_app_certs(struct cr_db *db, int64_t app_id, struct cr_cert_view *out, size_t max, size_t *n);
+
+struct cr_email_check {
+	char email[CR_TEXT];
+	bool verified;
+};
+/* The application's addresses, sorted. */
+enum cr_err cr_db_app_emails(struct cr_db *db, int64_t app_id, struct cr_email_check *out, size_t max, size_t *n);
+enum cr_err cr_db_app_email_verified(struct cr_db *db, int64_t app_id, const char *email, time_t now);
+
+struct cr_code_row {
+	int64_t id;
+	unsigned char hash[CR_HASH_LEN];
+	time_t created_at, expires_at;
+	int attempts;
+	bool used;
+};
+/* The newest code sent for (application, address); CR_ERR_NOTFOUND when none. */
+enum cr_err cr_db_code_latest(struct cr_db *db, int64_t app_id, const char *email, struct cr_code_row *out);
+enum cr_err cr_db_code_add(struct cr_db *db, int64_t app_id, const char *email, const unsigned char hash[CR_HASH_LEN],
+    time_t now, time_t expires_at);
+enum cr_err cr_db_code_wrong(struct cr_db *db, int64_t code_id);
+enum cr_err cr_db_code_used(struct cr_db *db, int64_t code_id, time_t now);
+/* Codes sent to an address (any application) since `since`, and when the newest was sent (0: never). */
+enum cr_err cr_db_code_stats(struct cr_db *db, const char *email, time_t since, int *count, time_t *last_sent);
+
 #endif

@@ -412,8 +412,8 @@ cr_db_audit_verify(struct cr_db *db, long *rows, int64_t *bad_id)
 	if ((st = sq_prep(db, SQL_AUDIT_ALL)) == NULL)
 		return CR_ERR_IO;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		char hash[65], stored_prev[65], stored[65];
-		const char *f[5];
+		char hash[65];
+		const char *f[5], *stored_prev, *stored;
 		struct cr_audit a;
 		int64_t id = sqlite3_column_int64(st, 0);
 
@@ -422,10 +422,11 @@ cr_db_audit_verify(struct cr_db *db, long *rows, int64_t *bad_id)
 			f[i] = t ? (const char *)t : "";
 		}
 		a = (struct cr_audit){f[0], f[1], f[2], f[3], f[4]};
-		sq_col_text(st, 7, stored_prev, sizeof(stored_prev));
-		sq_col_text(st, 8, stored, sizeof(stored));
+		/* Compared whole, as stored: a copy into a fixed buffer would hide appended text. */
+		stored_prev = (const char *)sqlite3_column_text(st, 7);
+		stored = (const char *)sqlite3_column_text(st, 8);
 		audit_hash(prev, id, (time_t)sqlite3_column_int64(st, 1), &a, hash);
-		if (strcmp(stored_prev, prev) != 0 || strcmp(stored, hash) != 0) {
+		if (stored_prev == NULL || stored == NULL || strcmp(stored_prev, prev) != 0 || strcmp(stored, hash) != 0) {
 			*bad_id = id;
 			sqlite3_reset(st);
 			return CR_ERR_CONFLICT;

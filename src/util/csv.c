@@ -111,11 +111,8 @@ quoted_field(struct parser *p)
 	for (;;) {
 		char c;
 
-		if (p->pos >= p->len) {
-			char why[96];
-			snprintf(why, sizeof(why), "unterminated quoted field (opened on line %zu)", opened);
-			return fail(p, CR_ERR_INVALID, p->line, why);
-		}
+		if (p->pos >= p->len)
+			return fail(p, CR_ERR_INVALID, opened, "unterminated quoted field (no closing quote before the end)");
 		c = p->buf[p->pos];
 		if (c == '"') {
 			if (p->pos + 1 < p->len && p->buf[p->pos + 1] == '"') {

@@ -11,7 +11,7 @@
 
 #include "util/err.h"
 
-#define CR_FORM_MAX_FIELDS 64
+#define CR_FORM_MAX_FIELDS 1024
 #define CR_FORM_MAX_NAME 64
 
 struct cr_form {

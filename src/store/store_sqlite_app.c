@@ -1,0 +1,384 @@
+/*
+ * SQLite backend: renewal applications, their certificates and email
+ * verification codes; see store.h. Every read of an application is scoped by
+ * its holder in SQL, so another holder's id finds nothing.
+ */
+#include <string.h>
+
+#include "sqlite_int.h"
+
+#define VIEW_COLS \
+	"c.id, c.serial_hex, c.type, c.status, c.not_before, c.not_after, c.holder_id, c.email, c.org_id," \
+	" c.department, c.position, c.tx_limit, c.proxy_qualification, c.signing_account, o.name, p.name"
+
+static void
+read_view(sqlite3_stmt *st, struct cr_cert_view *v)
+{
+	struct cr_cert *c = &v->c;
+
+	memset(v, 0, sizeof(*v));
+	c->id = sqlite3_column_int64(st, 0);
+	sq_col_text(st, 1, c->serial_hex, sizeof(c->serial_hex));
+	cr_cert_type_parse((const char *)sqlite3_column_text(st, 2), &c->type);
+	sq_col_text(st, 3, c->status, sizeof(c->status));
+	c->not_before = (time_t)sqlite3_column_int64(st, 4);
+	c->not_after = (time_t)sqlite3_column_int64(st, 5);
+	c->holder_id = sqlite3_column_int64(st, 6);
+	sq_col_text(st, 7, c->email, sizeof(c->email));
+	c->org_id = sqlite3_column_int64(st, 8);
+	sq_col_text(st, 9, c->department, sizeof(c->department));
+	sq_col_text(st, 10, c->position, sizeof(c->position));
+	sq_col_text(st, 11, c->tx_limit, sizeof(c->tx_limit));
+	sq_col_text(st, 12, c->proxy, sizeof(c->proxy));
+	sq_col_text(st, 13, c->signing_account, sizeof(c->signing_account));
+	sq_col_text(st, 14, v->org_name, sizeof(v->org_name));
+	sq_col_text(st, 15, v->holder_name, sizeof(v->holder_name));
+}
+
+static enum cr_err
+read_views(struct cr_db *db, sqlite3_stmt *st, struct cr_cert_view *out, size_t max, size_t *n, const char *what)
+{
+	int rc;
+
+	*n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max)
+		read_view(st, &out[(*n)++]);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? CR_OK : sq_err(db, what);
+}
+
+static const char SQL_VERIFIABLE[] =
+    "SELECT " VIEW_COLS " FROM certificates c"
+    " JOIN organisations o ON o.id = c.org_id JOIN people p ON p.id = c.holder_id"
+    " JOIN confirmations f ON f.cert_id = c.id AND f.decision = 'confirmed'"
+    " LEFT JOIN renewals r ON r.cert_id = c.id"
+    " WHERE c.holder_id = $1 AND c.status = 'issued' AND c.not_after > $2 AND c.not_after <= $3"
+    "   AND coalesce(r.state, 'pending_verification') = 'pending_verification'"
+    " ORDER BY CASE c.type WHEN 'qualified' THEN 0 WHEN 'encryption' THEN 1 ELSE 2 END, c.serial_hex";
+
+enum cr_err
+cr_db_holder_verifiable_certs(struct cr_db *db, int64_t holder_id, time_t now, int window_days,
+    struct cr_cert_view *out, size_t max, size_t *n)
+{
+	sqlite3_stmt *st;
+
+	if ((st = sq_prep(db, SQL_VERIFIABLE)) == NULL)
+		return CR_ERR_IO;
+	sq_bind_int(st, 1, holder_id);
+	sq_bind_int(st, 2, now);
+	sq_bind_int(st, 3, now + (time_t)window_days * 86400);
+	return read_views(db, st, out, max, n, "verifiable certs");
+}
+
+static const char SQL_APP_CERTS[] =
+    "SELECT " VIEW_COLS " FROM application_certs a JOIN certificates c ON c.id = a.cert_id"
+    " JOIN organisations o ON o.id = c.org_id JOIN people p ON p.id = c.holder_id"
+    " WHERE a.application_id = $1"
+    " ORDER BY CASE c.type WHEN 'qualified' THEN 0 WHEN 'encryption' THEN 1 ELSE 2 END, c.serial_hex";
+
+enum cr_err
+cr_db_app_certs(struct cr_db *db, int64_t app_id, struct cr_cert_view *out, size_t max, size_t *n)
+{
+	sqlite3_stmt *st;
+
+	if ((st = sq_prep(db, SQL_APP_CERTS)) == NULL)
+		return CR_ERR_IO;
+	sq_bind_int(st, 1, app_id);
+	return read_views(db, st, out, max, n, "application certs");
+}
+
+#define APP_COLS "id, holder_id, state, coalesce(consent_at, 0), created_at"
+
+static enum cr_err
+read_app(struct cr_db *db, sqlite3_stmt *st, struct cr_application *a)
+{
+	int rc = sqlite3_step(st);
+	enum cr_err err = CR_OK;
+
+	if (rc == SQLITE_ROW) {
+		memset(a, 0, sizeof(*a));
+		a->id = sqlite3_column_int64(st, 0);
+		a->holder_id = sqlite3_column_int64(st, 1);
+		if (!cr_app_state_parse((const char *)sqlite3_column_text(st, 2), &a->state))
+			err = CR_ERR_INVALID;
+		a->consent_at = (time_t)sqlite3_column_int64(st, 3);
+		a->created_at = (time_t)sqlite3_column_int64(st, 4);
+	} else
+		err = rc == SQLITE_DONE ? CR_ERR_NOTFOUND : sq_err(db, "application");
+	sqlite3_reset(st);
+	return err;
+}
+
+static const char SQL_APP_OPEN[] =
+    "SELECT " APP_COLS " FROM applications WHERE holder_id = $1 AND state NOT IN ('submitted', 'cancelled')";
+static const char SQL_APP_GET[] = "SELECT " APP_COLS " FROM applications WHERE id = $1 AND holder_id = $2";
+
+enum cr_err
+cr_db_app_open_for_holder(struct cr_db *db, int64_t holder_id, struct cr_application *out)
+{
+	sqlite3_stmt *st;
+
+	if ((st = sq_prep(db, SQL_APP_OPEN)) == NULL)
+		return CR_ERR_IO;
+	sq_bind_int(st, 1, holder_id);
+	return read_app(db, st, out);
+}
+
+enum cr_err
+cr_db_app_get(struct cr_db *db, int64_t app_id, int64_t holder_id, struct cr_application *out)
+{
+	sqlite3_stmt *st;
+
+	if ((st = sq_prep(db, SQL_APP_GET)) == NULL)
+		return CR_ERR_IO;
+	sq_bind_int(st, 1, app_id);
+	sq_bind_int(st, 2, holder_id);
+	return read_app(db, st, out);
+}
+
+static const char SQL_APP_INSERT[] =
+    "INSERT INTO applications (holder_id, state, created_at, updated_at) VALUES ($1, 'consent', $2, $2) RETURNING id";
+static const char SQL_APP_CERT_INSERT[] =
+    "INSERT INTO application_certs (application_id, cert_id)"
+    " SELECT $1, id FROM certificates WHERE id = $2 AND holder_id = $3";
+static const char SQL_RENEWAL_VERIFYING[] =
+    "INSERT INTO renewals (cert_id, state, application_id, updated_at) VALUES ($1, 'verifying', $2, $3)"
+    " ON CONFLICT (cert_id) DO UPDATE SET state = 'verifying', application_id = excluded.application_id,"
+    " updated_at = excluded.updated_at";
+static const char SQL_APP_EMAILS_INSERT[] =
+    "INSERT INTO email_checks (application_id, email)"
+    " SELECT DISTINCT $1, lower(c.email) FROM application_certs a JOIN certificates c ON c.id = a.cert_id"
+    " WHERE a.application_id = $1";
+
+enum cr_err
+cr_db_app_create(struct cr_db *db, int64_t holder_id, const int64_t *cert_ids, size_t n, time_t now, int64_t *app_id)
+{
+	sqlite3_stmt *st;
+	enum cr_err err = CR_OK;
+	int rc;
+
+	if ((st = sq_prep(db, SQL_APP_INSERT)) == NULL)
+		return CR_ERR_IO;
+	sq_bind_int(st, 1, holder_id);
+	sq_bind_int(st, 2, now);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*app_id = sqlite3_column_int64(st, 0);
+	else
+		err = (rc & 0xff) == SQLITE_CONSTRAINT ? CR_ERR_CONFLICT : sq_err(db, "application insert");
+	sqlite3_reset(st);
+	if (err != CR_OK)
+		return err;
+	for (size_t i = 0; i < n; i++) {
+		if ((st = sq_prep(db, SQL_APP_CERT_INSERT)) == NULL)
+			return CR_ERR_IO;
+		sq_bind_int(st, 1, *app_id);
+		sq_bind_int(st, 2, cert_ids[i]);
+		sq_bind_int(st, 3, holder_id);
+		if ((err = sq_run(db, st, "application cert")) != CR_OK)
+			return err;
+		/* The holder filter above inserted nothing for someone else's certificate. */
+		if (sqlite3_changes(db->h) != 1)
+			return CR_ERR_NOTFOUND;
+		if ((st = sq_prep(db, SQL_RENEWAL_VERIFYING)) == NULL)
+			return CR_ERR_IO;
+		sq_bind_int(st, 1, cert_ids[i]);
+		sq_bind_int(st, 2, *app_id);
+		sq_bind_int(st, 3, now);
+		if ((err = sq_run(db, st, "renewal verifying")) != CR_OK)
+			return err;
+	}
+	if ((st = sq_prep(db, SQL_APP_EMAILS_INSERT)) == NULL)
+		return CR_ERR_IO;
+	sq_bind_int(st, 1, *app_id);
+	return sq_run(db, st, "application emails");
+}
+
+static const char SQL_APP_MOVE[] = "UPDATE applications SET state = $3, updated_at = $4 WHERE id = $1 AND state = $2";
+
+enum cr_err
+cr_db_app_move(struct cr_db *db, int64_t app_id, enum cr_app_state from, enum cr_app_state to, time_t now)
+{
+	sqlite3_stmt *st;
+	enum cr_err err;
+
+	if (!cr_app_can_move(from, to))
+		return CR_ERR_INVALID;
+	if ((st = sq_prep(db, SQL_APP_MOVE)) == NULL)
+		return CR_ERR_IO;
+	sq_bind_int(st, 1, app_id);
+	sq_bind_text(st, 2, cr_app_state_name(from));
+	sq_bind_text(st, 3, cr_app_state_name(to));
+	sq_bind_int(st, 4, now);
+	if ((err = sq_run(db, st, "application move")) != CR_OK)
+		return err;
+	return sqlite3_changes(db->h) == 1 ? CR_OK : CR_ERR_CONFLICT;
+}
+
+static const char SQL_APP_CONSENT[] =
+    "UPDATE applications SET state = 'emails', consent_at = $2, consent_version = $3, updated_at = $2"
+    " WHERE id = $1 AND state = 'consent'";
+
+enum cr_err
+cr_db_app_consent(struct cr_db *db, int64_t app_id, const char *version, time_t now)
+{
+	sqlite3_stmt *st;
+	enum cr_err err;
+
+	if ((st = sq_prep(db, SQL_APP_CONSENT)) == NULL)
+		return CR_ERR_IO;
+	sq_bind_int(st, 1, app_id);
+	sq_bind_int(st, 2, now);
+	sq_bind_text(st, 3, version);
+	if ((err = sq_run(db, st, "consent")) != CR_OK)
+		return err;
+	return sqlite3_changes(db->h) == 1 ? CR_OK : CR_ERR_CONFLICT;
+}
+
+static const char SQL_APP_EMAILS[] =
+    "SELECT email, verified_at IS NOT NULL FROM email_checks WHERE application_id = $1 ORDER BY email";
+
+enum cr_err
+cr_db_app_emails(struct cr_db *db, int64_t app_id, struct cr_email_check *out, size_t max, size_t *n)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*n = 0;
+	if ((st = sq_prep(db, SQL_APP_EMAILS)) == NULL)
+		return CR_ERR_IO;
+	sq_bind_int(st, 1, app_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
+		sq_col_text(st, 0, out[*n].email, sizeof(out[*n].email));
+		out[*n].verified = sqlite3_column_int(st, 1) != 0;
+		(*n)++;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? CR_OK : sq_err(db, "application emails");
+}
+
+static const char SQL_EMAIL_VERIFIED[] =
+    "UPDATE email_checks SET verified_at = $3 WHERE application_id = $1 AND email = $2 AND verified_at IS NULL";
+
+enum cr_err
+cr_db_app_email_verified(struct cr_db *db, int64_t app_id, const char *email, time_t now)
+{
+	sqlite3_stmt *st;
+	enum cr_err err;
+
+	if ((st = sq_prep(db, SQL_EMAIL_VERIFIED)) == NULL)
+		return CR_ERR_IO;
+	sq_bind_int(st, 1, app_id);
+	sq_bind_text(st, 2, email);
+	sq_bind_int(st, 3, now);
+	if ((err = sq_run(db, st, "email verified")) != CR_OK)
+		return err;
+	return sqlite3_changes(db->h) == 1 ? CR_OK : CR_ERR_CONFLICT;
+}
+
+static const char SQL_CODE_LATEST[] =
+    "SELECT id, code_hash, created_at, expires_at, attempts, used_at IS NOT NULL FROM email_codes"
+    " WHERE application_id = $1 AND email = $2 ORDER BY id DESC LIMIT 1";
+
+enum cr_err
+cr_db_code_latest(struct cr_db *db, int64_t app_id, const char *email, struct cr_code_row *out)
+{
+	sqlite3_stmt *st;
+	int rc;
+	enum cr_err err = CR_OK;
+
+	if ((st = sq_prep(db, SQL_CODE_LATEST)) == NULL)
+		return CR_ERR_IO;
+	sq_bind_int(st, 1, app_id);
+	sq_bind_text(st, 2, email);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const void *h = sqlite3_column_blob(st, 1);
+
+		memset(out, 0, sizeof(*out));
+		out->id = sqlite3_column_int64(st, 0);
+		if (h == NULL || sqlite3_column_bytes(st, 1) != CR_HASH_LEN)
+			err = CR_ERR_INVALID;
+		else
+			memcpy(out->hash, h, CR_HASH_LEN);
+		out->created_at = (time_t)sqlite3_column_int64(st, 2);
+		out->expires_at = (time_t)sqlite3_column_int64(st, 3);
+		out->attempts = sqlite3_column_int(st, 4);
+		out->used = sqlite3_column_int(st, 5) != 0;
+	} else
+		err = rc == SQLITE_DONE ? CR_ERR_NOTFOUND : sq_err(db, "latest code");
+	sqlite3_reset(st);
+	return err;
+}
+
+static const char SQL_CODE_ADD[] =
+    "INSERT INTO email_codes (application_id, email, code_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
+
+enum cr_err
+cr_db_code_add(struct cr_db *db, int64_t app_id, const char *email, const unsigned char hash[CR_HASH_LEN], time_t now,
+    time_t expires_at)
+{
+	sqlite3_stmt *st;
+
+	if ((st = sq_prep(db, SQL_CODE_ADD)) == NULL)
+		return CR_ERR_IO;
+	sq_bind_int(st, 1, app_id);
+	sq_bind_text(st, 2, email);
+	sq_bind_blob(st, 3, hash, CR_HASH_LEN);
+	sq_bind_int(st, 4, now);
+	sq_bind_int(st, 5, expires_at);
+	return sq_run(db, st, "code add");
+}
+
+static const char SQL_CODE_WRONG[] = "UPDATE email_codes SET attempts = attempts + 1 WHERE id = $1";
+static const char SQL_CODE_USED[] = "UPDATE email_codes SET used_at = $2 WHERE id = $1 AND used_at IS NULL";
+
+enum cr_err
+cr_db_code_wrong(struct cr_db *db, int64_t code_id)
+{
+	sqlite3_stmt *st;
+
+	if ((st = sq_prep(db, SQL_CODE_WRONG)) == NULL)
+		return CR_ERR_IO;
+	sq_bind_int(st, 1, code_id);
+	return sq_run(db, st, "code wrong");
+}
+
+enum cr_err
+cr_db_code_used(struct cr_db *db, int64_t code_id, time_t now)
+{
+	sqlite3_stmt *st;
+	enum cr_err err;
+
+	if ((st = sq_prep(db, SQL_CODE_USED)) == NULL)
+		return CR_ERR_IO;
+	sq_bind_int(st, 1, code_id);
+	sq_bind_int(st, 2, now);
+	if ((err = sq_run(db, st, "code used")) != CR_OK)
+		return err;
+	/* Two tabs submitting the same code: only one wins. */
+	return sqlite3_changes(db->h) == 1 ? CR_OK : CR_ERR_CONFLICT;
+}
+
+static const char SQL_CODE_STATS[] =
+    "SELECT count(*), coalesce(max(created_at), 0) FROM email_codes WHERE email = $1 AND created_at > $2";
+static const char SQL_CODE_LAST[] = "SELECT coalesce(max(created_at), 0) FROM email_codes WHERE email = $1";
+
+enum cr_err
+cr_db_code_stats(struct cr_db *db, const char *email, time_t since, int *count, time_t *last_sent)
+{
+	sqlite3_stmt *st;
+
+	if ((st = sq_prep(db, SQL_CODE_STATS)) == NULL)
+		return CR_ERR_IO;
+	sq_bind_text(st, 1, email);
+	sq_bind_int(st, 2, since);
+	*count = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_reset(st);
+	if ((st = sq_prep(db, SQL_CODE_LAST)) == NULL)
+		return CR_ERR_IO;
+	sq_bind_text(st, 1, email);
+	*last_sent = sqlite3_step(st) == SQLITE_ROW ? (time_t)sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	return CR_OK;
+}
