@@ -129,7 +129,8 @@ addr_ok(const char *a, size_t n)
 	const char *at = memchr(a, '@', n);
 	size_t ll;
 
-	if (at == NULL || memchr(at + 1, '@', n - (size_t)(at + 1 - a)) != NULL)
+	/* 254: the longest address that fits an SMTP path (RFC 5321 4.5.3.1.3). */
+	if (n > 254 || at == NULL || memchr(at + 1, '@', n - (size_t)(at + 1 - a)) != NULL)
 		return false;
 	ll = (size_t)(at - a);
 	if (ll == 0 || ll > 64 || a[0] == '.' || a[ll - 1] == '.')

@@ -96,7 +96,8 @@ cr_cmd_serve(const struct cr_config *cfg, int argc, char **argv, const sigset_t 
 		cr_error("serve", "templates: %s", errbuf);
 		goto out;
 	}
-	if (cr_outbox_key_load(cfg->outbox_key_file, &app.outbox_key) != CR_OK)
+	if (cr_outbox_key_load(cfg->outbox_key_file, &app.outbox_key) != CR_OK ||
+	    cr_outbox_key_load(cfg->codes_key_file, &app.codes_key) != CR_OK)
 		goto out;
 	app.mailer = (struct cr_mailer){cfg, app.tmpl, &app.outbox_key};
 	{
@@ -127,6 +128,7 @@ out:
 	cr_store_close(app.store);
 	sodium_memzero(secret, sizeof(secret));
 	sodium_memzero(&app.outbox_key, sizeof(app.outbox_key));
+	sodium_memzero(&app.codes_key, sizeof(app.codes_key));
 	return rc;
 }
 

@@ -57,6 +57,7 @@ static const struct key keys[] = {
 	I("mail.retry_seconds", mail_retry_seconds, 1, 3600),
 	S("mail.dir", mail_dir),
 	S("mail.outbox_key_file", outbox_key_file),
+	S("codes.key_file", codes_key_file),
 };
 
 static void
@@ -288,5 +289,7 @@ cr_config_load(struct cr_config *c, const char *path, char *err, size_t errlen)
 		snprintf(c->mail_dir, sizeof(c->mail_dir), "%.1000s/mail", c->var_dir);
 	if (c->outbox_key_file[0] == '\0')
 		snprintf(c->outbox_key_file, sizeof(c->outbox_key_file), "%.990s/secrets/outbox.key", c->var_dir);
+	if (c->codes_key_file[0] == '\0')
+		snprintf(c->codes_key_file, sizeof(c->codes_key_file), "%.990s/secrets/codes.key", c->var_dir);
 	return CR_OK;
 }

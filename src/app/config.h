@@ -47,6 +47,7 @@ struct cr_config {
 	int mail_retry_seconds;              /* mail.retry_seconds: first backoff, doubling to 1 h */
 	char mail_dir[CR_CFG_STR];           /* mail.dir: where .eml files go without SMTP */
 	char outbox_key_file[CR_CFG_STR];    /* mail.outbox_key_file: seals messages at rest */
+	char codes_key_file[CR_CFG_STR];     /* codes.key_file: keys the hashes of verification codes */
 };
 
 /* Fills cfg with defaults, then the file (if path is not NULL), then the environment.

@@ -34,6 +34,7 @@ struct cr_app {
 	char css_version[16]; /* cache-busting suffix of the stylesheet URL */
 	struct cr_outbox_key outbox_key; /* to queue mail and, in DEV, to show it at /dev/mail */
 	struct cr_mailer mailer;
+	struct cr_outbox_key codes_key;  /* HMAC key of email-code hashes */
 };
 
 #define CR_SESSION_COOKIE "cr_session"
@@ -112,7 +113,11 @@ typedef void cr_handler(struct cr_req *req, struct cr_resp *resp);
 cr_handler cr_page_landing, cr_page_login, cr_page_callback, cr_page_logout;
 cr_handler cr_page_home, cr_page_pending;
 cr_handler cr_page_healthz;
-cr_handler cr_page_dev_mail, cr_page_dev_mail_message;      /* page_dev.c: 404 outside DEV mode */
+cr_handler cr_page_dev_mail, cr_page_dev_mail_message;
+/* page_verify.c: identity verification step 1 (SPEC R5) */
+cr_handler cr_page_verify_list, cr_page_verify_start, cr_page_consent, cr_page_consent_post;
+cr_handler cr_page_emails, cr_page_email, cr_page_email_send, cr_page_email_check, cr_page_emails_next;
+cr_handler cr_page_identity;      /* page_dev.c: 404 outside DEV mode */
 cr_handler cr_page_department, cr_page_department_decide; /* page_dept.c: coordinators only */
 
 #endif
