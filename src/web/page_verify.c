@@ -490,6 +490,9 @@ render_email(struct cr_req *req, struct cr_resp *resp, const struct cr_applicati
 		json_object_set_new(ctx, "verified", json_boolean(e->verified));
 		json_object_set_new(ctx, "remaining", json_integer(remaining));
 		json_object_set_new(ctx, "steps", steps_json(req, 1));
+		/* The page itself says a code was sent (beside the countdown), as in the seed. */
+		if (msg == NULL && remaining > 0)
+			msg = json_null();
 		json_object_set_new(ctx, "flash", msg ? msg : flash(req));
 	} else
 		json_decref(msg);
