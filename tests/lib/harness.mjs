@@ -91,13 +91,18 @@ class Daemon {
     this.child = spawn(cmd, args, { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     live.add(this.child);
     const keep = (buf) => {
-      log.write(buf);
+      if (!log.writableEnded) log.write(buf);
       if (this.output.length < 1_000_000) this.output += buf.toString('utf8');
     };
     this.child.stdout.on('data', keep);
     this.child.stderr.on('data', keep);
+    // 'close' (not 'exit'): output may still arrive between the two, and the log must take it all.
+    // Should a grandchild keep the pipes open, they are cut 2 s after the exit so that 'close' comes.
+    this.child.on('exit', () => {
+      setTimeout(() => { this.child.stdout.destroy(); this.child.stderr.destroy(); }, 2_000).unref();
+    });
     this.done = new Promise((resolve) => {
-      this.child.on('exit', (code, signal) => {
+      this.child.on('close', (code, signal) => {
         live.delete(this.child);
         this.exited = { code, signal };
         resolve(this.exited);
@@ -109,6 +114,7 @@ class Daemon {
       });
     });
     this.done.then(() => log.end());
+    log.on('error', () => { /* a full disk must not crash the test run; output is kept in memory too */ });
   }
 
   tail(n = 40) {
