@@ -19,6 +19,22 @@
     }, 1000);
   });
 
+  // 「獲取驗證碼」 comes back when the resend wait is over.
+  document.querySelectorAll('button[data-enable-after]').forEach(function (btn) {
+    var left = parseInt(btn.getAttribute('data-enable-after'), 10) || 0;
+    var hint = btn.parentNode.querySelector('.resend-hint');
+    var secs = hint ? hint.querySelector('.secs') : null;
+    var timer = setInterval(function () {
+      left -= 1;
+      if (secs) secs.textContent = String(Math.max(left, 0));
+      if (left <= 0) {
+        clearInterval(timer);
+        btn.disabled = false;
+        if (hint) hint.hidden = true;
+      }
+    }, 1000);
+  });
+
   // A form that needs its box ticked explains instead of submitting.
   document.querySelectorAll('form.needs-tick').forEach(function (form) {
     form.addEventListener('submit', function (ev) {

@@ -254,7 +254,7 @@ struct cr_cert_view {
 };
 
 /* The holder's due certificates that are pending identity verification and in no open
-   application: what 「開始鑑別」 would start with. Sorted by type then serial. */
+   application: what 「開始鑑別」 would start with. Sorted as the seed shows them: encryption, qualified, cloudsign, then serial. */
 enum cr_err cr_db_holder_verifiable_certs(struct cr_db *db, int64_t holder_id, time_t now, int window_days,
     struct cr_cert_view *out, size_t max, size_t *n);
 /* The holder's open application; CR_ERR_NOTFOUND when none. */

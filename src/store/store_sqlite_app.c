@@ -54,7 +54,7 @@ static const char SQL_VERIFIABLE[] =
     " LEFT JOIN renewals r ON r.cert_id = c.id"
     " WHERE c.holder_id = $1 AND c.status = 'issued' AND c.not_after > $2 AND c.not_after <= $3"
     "   AND coalesce(r.state, 'pending_verification') = 'pending_verification'"
-    " ORDER BY CASE c.type WHEN 'qualified' THEN 0 WHEN 'encryption' THEN 1 ELSE 2 END, c.serial_hex";
+    " ORDER BY CASE c.type WHEN 'encryption' THEN 0 WHEN 'qualified' THEN 1 ELSE 2 END, c.serial_hex";
 
 enum cr_err
 cr_db_holder_verifiable_certs(struct cr_db *db, int64_t holder_id, time_t now, int window_days,
@@ -74,7 +74,7 @@ static const char SQL_APP_CERTS[] =
     "SELECT " VIEW_COLS " FROM application_certs a JOIN certificates c ON c.id = a.cert_id"
     " JOIN organisations o ON o.id = c.org_id JOIN people p ON p.id = c.holder_id"
     " WHERE a.application_id = $1"
-    " ORDER BY CASE c.type WHEN 'qualified' THEN 0 WHEN 'encryption' THEN 1 ELSE 2 END, c.serial_hex";
+    " ORDER BY CASE c.type WHEN 'encryption' THEN 0 WHEN 'qualified' THEN 1 ELSE 2 END, c.serial_hex";
 
 enum cr_err
 cr_db_app_certs(struct cr_db *db, int64_t app_id, struct cr_cert_view *out, size_t max, size_t *n)

@@ -317,6 +317,22 @@ cr_page_verify_start(struct cr_req *req, struct cr_resp *resp)
 	redirect_to_step(resp, &app, NULL);
 }
 
+/*
+ * A state change that lost a race (a double-submitted form, a second tab) is not an error:
+ * the holder is sent to wherever the winner left the application.
+ */
+static void
+follow_or_fail(struct cr_req *req, struct cr_resp *resp, const struct cr_application *app, enum cr_err err)
+{
+	struct cr_application now;
+
+	if (err == CR_ERR_CONFLICT && cr_db_app_get(cr_req_db(req), app->id, req->person.id, &now) == CR_OK) {
+		redirect_to_step(resp, &now, NULL);
+		return;
+	}
+	cr_render_error(req, resp, 500, "err_internal", NULL);
+}
+
 /* ---- consent (R5.2) ---- */
 
 static void
@@ -354,6 +370,7 @@ cr_page_consent_post(struct cr_req *req, struct cr_resp *resp)
 	struct cr_application app;
 	const char *agree = cr_form_get(&req->form, "agree");
 	struct cr_db *db;
+	enum cr_err err;
 
 	if (!require_session(req, resp) || !check_csrf(req, resp) || !load_app(req, resp, true, &app))
 		return;
@@ -366,11 +383,14 @@ cr_page_consent_post(struct cr_req *req, struct cr_resp *resp)
 		return;
 	}
 	db = cr_req_db(req);
-	if (cr_db_begin(db) != CR_OK || cr_db_app_consent(db, app.id, CONSENT_VERSION, req->now) != CR_OK ||
-	    !audit(req, "consent", app.id, "personal data collection, version " CONSENT_VERSION) ||
-	    cr_db_commit(db) != CR_OK) {
+	if ((err = cr_db_begin(db)) == CR_OK && (err = cr_db_app_consent(db, app.id, CONSENT_VERSION, req->now)) == CR_OK &&
+	    !audit(req, "consent", app.id, "personal data collection, version " CONSENT_VERSION))
+		err = CR_ERR_IO;
+	if (err == CR_OK)
+		err = cr_db_commit(db);
+	if (err != CR_OK) {
 		cr_db_rollback(db);
-		cr_render_error(req, resp, 500, "err_internal", NULL);
+		follow_or_fail(req, resp, &app, err);
 		return;
 	}
 	app.state = CR_APP_EMAILS;
@@ -479,7 +499,12 @@ render_email(struct cr_req *req, struct cr_resp *resp, const struct cr_applicati
 	struct cr_code_row code;
 	json_t *ctx = cr_page_ctx(req, "email_title");
 	long remaining = 0;
+	int count = 0, wait = 0;
+	time_t last = 0;
 
+	/* Say how long until 「獲取驗證碼」 works again rather than let it fail. */
+	if (cr_db_code_stats(cr_req_db(req), e->email, req->now - 3600, &count, &last) == CR_OK)
+		cr_code_may_send(&policy, last, count, req->now, &wait);
 	if (cr_db_code_latest(cr_req_db(req), app->id, e->email, &code) == CR_OK && !code.used &&
 	    code.attempts < policy.max_attempts && code.expires_at > req->now)
 		remaining = (long)(code.expires_at - req->now);
@@ -489,6 +514,7 @@ render_email(struct cr_req *req, struct cr_resp *resp, const struct cr_applicati
 		json_object_set_new(ctx, "email", json_string(e->email));
 		json_object_set_new(ctx, "verified", json_boolean(e->verified));
 		json_object_set_new(ctx, "remaining", json_integer(remaining));
+		json_object_set_new(ctx, "resend_wait", json_integer(wait));
 		json_object_set_new(ctx, "steps", steps_json(req, 1));
 		/* The page itself says a code was sent (beside the countdown), as in the seed. */
 		if (msg == NULL && remaining > 0)
@@ -519,39 +545,55 @@ email_url(const struct cr_application *app, int i, const char *msg, char *out, s
 	    msg ? msg : "");
 }
 
-/* Creates, stores (hashed) and mails a new code inside one transaction. */
+/*
+ * Checks the resend and hourly limits and, when allowed, creates, stores (hashed) and mails a
+ * new code, all inside one write transaction: parallel presses of 「獲取驗證碼」 queue on the
+ * write lock, so the second sees the first one's code and is refused.
+ */
 static enum cr_err
-send_code(struct cr_req *req, const struct cr_application *app, const struct cr_email_check *e, int index)
+send_code(struct cr_req *req, const struct cr_application *app, const struct cr_email_check *e, int index,
+    enum cr_send_verdict *verdict, int *wait)
 {
 	struct cr_db *db = cr_req_db(req);
 	unsigned char hash[CR_HASH_LEN];
 	char code[8], url[CR_CFG_STR + 96];
 	int64_t outbox_id;
-	json_t *ctx;
+	int count = 0;
+	time_t last = 0;
+	json_t *ctx = NULL;
 	enum cr_err err;
 
+	*verdict = CR_SEND_OK;
+	if ((err = cr_db_begin(db)) != CR_OK)
+		return err;
+	if ((err = cr_db_code_stats(db, e->email, req->now - 3600, &count, &last)) != CR_OK)
+		goto out;
+	if ((*verdict = cr_code_may_send(&policy, last, count, req->now, wait)) != CR_SEND_OK)
+		goto out;
 	snprintf(code, sizeof(code), "%06u", (unsigned)randombytes_uniform(1000000));
 	code_hash(req, app->id, e->email, code, hash);
 	snprintf(url, sizeof(url), "%s/ecmp/certrenewal/email?app=%lld&i=%d", req->app->cfg->base_url,
 	    (long long)app->id, index);
 	ctx = json_pack("{s:s, s:s, s:i}", "code", code, "url", url, "minutes", policy.ttl / 60);
-	err = ctx == NULL ? CR_ERR_NOMEM : cr_db_begin(db);
-	if (err == CR_OK)
-		err = cr_db_code_add(db, app->id, e->email, hash, req->now, req->now + policy.ttl);
+	sodium_memzero(code, sizeof(code));
+	if (ctx == NULL) {
+		err = CR_ERR_NOMEM;
+		goto out;
+	}
+	err = cr_db_code_add(db, app->id, e->email, hash, req->now, req->now + policy.ttl);
 	if (err == CR_OK)
 		err = cr_mailer_queue(&req->app->mailer, db, "code", e->email, SUBJECT_CODE, "code", ctx, req->now,
 		    &outbox_id);
 	if (err == CR_OK && !audit(req, "code_sent", app->id, e->email))
 		err = CR_ERR_IO;
-	if (err == CR_OK)
+	if (err == CR_OK) {
 		err = cr_db_commit(db);
-	if (err != CR_OK)
-		cr_db_rollback(db);
-	sodium_memzero(code, sizeof(code));
-	if (ctx != NULL) {
-		json_object_set_new(ctx, "code", json_string(""));
 		json_decref(ctx);
+		return err;
 	}
+out:
+	cr_db_rollback(db);
+	json_decref(ctx);
 	return err;
 }
 
@@ -560,8 +602,8 @@ cr_page_email_send(struct cr_req *req, struct cr_resp *resp)
 {
 	struct cr_application app;
 	struct cr_email_check e;
-	int i, count = 0, wait = 0;
-	time_t last = 0;
+	enum cr_send_verdict verdict;
+	int i, wait = 0;
 	char url[160];
 
 	if (!require_session(req, resp) || !check_csrf(req, resp) || !load_app(req, resp, true, &app) ||
@@ -572,11 +614,11 @@ cr_page_email_send(struct cr_req *req, struct cr_resp *resp)
 		cr_resp_redirect(resp, url);
 		return;
 	}
-	if (cr_db_code_stats(cr_req_db(req), e.email, req->now - 3600, &count, &last) != CR_OK) {
+	if (send_code(req, &app, &e, i, &verdict, &wait) != CR_OK) {
 		cr_render_error(req, resp, 500, "err_internal", NULL);
 		return;
 	}
-	switch (cr_code_may_send(&policy, last, count, req->now, &wait)) {
+	switch (verdict) {
 	case CR_SEND_TOO_SOON:
 		cr_info("verify", "person %lld: code resend refused, %d s to wait", (long long)req->person.id, wait);
 		render_email(req, resp, &app, &e, i, 429, message(req, "code_too_soon", wait, false));
@@ -587,10 +629,6 @@ cr_page_email_send(struct cr_req *req, struct cr_resp *resp)
 		return;
 	case CR_SEND_OK:
 		break;
-	}
-	if (send_code(req, &app, &e, i) != CR_OK) {
-		cr_render_error(req, resp, 500, "err_internal", NULL);
-		return;
 	}
 	email_url(&app, i, "code_sent", url, sizeof(url));
 	cr_resp_redirect(resp, url);
@@ -676,6 +714,7 @@ cr_page_emails_next(struct cr_req *req, struct cr_resp *resp)
 	size_t n = 0;
 	struct cr_db *db;
 	char url[160];
+	enum cr_err err;
 
 	if (!require_session(req, resp) || !check_csrf(req, resp) || !load_app(req, resp, true, &app) ||
 	    !at_email_step(resp, &app) || !load_emails(req, resp, &app, e, &n))
@@ -689,11 +728,15 @@ cr_page_emails_next(struct cr_req *req, struct cr_resp *resp)
 			return;
 		}
 	db = cr_req_db(req);
-	if (n == 0 || cr_db_begin(db) != CR_OK ||
-	    cr_db_app_move(db, app.id, CR_APP_EMAILS, CR_APP_IDENTITY, req->now) != CR_OK ||
-	    !audit(req, "emails_verified", app.id, "") || cr_db_commit(db) != CR_OK) {
+	if ((err = cr_db_begin(db)) == CR_OK &&
+	    (err = cr_db_app_move(db, app.id, CR_APP_EMAILS, CR_APP_IDENTITY, req->now)) == CR_OK &&
+	    !audit(req, "emails_verified", app.id, ""))
+		err = CR_ERR_IO;
+	if (err == CR_OK)
+		err = cr_db_commit(db);
+	if (err != CR_OK) {
 		cr_db_rollback(db);
-		cr_render_error(req, resp, 500, "err_internal", NULL);
+		follow_or_fail(req, resp, &app, err);
 		return;
 	}
 	app.state = CR_APP_IDENTITY;
