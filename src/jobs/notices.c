@@ -14,7 +14,8 @@
 #include "jobs.h"
 #include "util/log.h"
 
-#define PAGE 200
+/* Holders per write transaction: large enough that the due scan runs a few times, not hundreds. */
+#define PAGE 1000
 #define MAX_CERTS 64
 
 static const char SUBJECT_NOTICE[] = "eSignTrust 電子證書服務（政府機關） - 部門用戶電子證書續期《待續期》通知";
@@ -70,6 +71,10 @@ notice_holder(struct cr_jobs *j, struct cr_db *db, int64_t holder, const char *k
 		return err;
 	if ((err = cr_db_person_by_id(db, holder, &p)) != CR_OK)
 		return err;
+	/* The notice keeps the seed's sentence (the window, 30 days); a reminder says how many days are
+	   really left before the first of the certificates expires. */
+	if (reminder)
+		days = (int)((certs[0].not_after - now + 86399) / 86400);
 	if ((ctx = mail_ctx(j, &p, certs, n, days)) == NULL)
 		return CR_ERR_NOMEM;
 	err = cr_mailer_queue(&j->mailer, db, reminder ? "reminder" : "notice", p.email,
@@ -97,11 +102,15 @@ notice_holder(struct cr_jobs *j, struct cr_db *db, int64_t holder, const char *k
 static enum cr_err
 notice_kind(struct cr_jobs *j, const char *kind, int days, time_t now, struct cr_notice_stats *st)
 {
-	int64_t ids[PAGE], after = 0;
+	int64_t *ids = calloc(PAGE, sizeof(*ids)), after = 0;
 	size_t n;
 	struct cr_db *db = cr_store_get(j->store);
 	enum cr_err err = CR_OK;
 
+	if (ids == NULL) {
+		cr_store_put(j->store, db);
+		return CR_ERR_NOMEM;
+	}
 	for (;;) {
 		if ((err = cr_db_notice_due_holders(db, kind, now, days, after, PAGE, ids, &n)) != CR_OK || n == 0)
 			break;
@@ -128,6 +137,7 @@ notice_kind(struct cr_jobs *j, const char *kind, int days, time_t now, struct cr
 		after = ids[n - 1];
 	}
 	cr_store_put(j->store, db);
+	free(ids);
 	return err;
 }
 
