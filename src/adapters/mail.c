@@ -375,6 +375,12 @@ add_date(struct cr_buf *b, time_t t)
 	    months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
+bool
+cr_mail_addr_ok(const char *addr)
+{
+	return addr != NULL && header_text_ok(addr) && addr_ok(addr, strlen(addr));
+}
+
 enum cr_err
 cr_mail_build(const struct cr_mail *m, struct cr_buf *out, char *message_id, size_t idlen)
 {
@@ -402,9 +408,18 @@ cr_mail_build(const struct cr_mail *m, struct cr_buf *out, char *message_id, siz
 	if (!utf8_valid(m->text, strlen(m->text)) || (m->html != NULL && !utf8_valid(m->html, strlen(m->html))))
 		goto out;
 
-	cr_random(raw, sizeof(raw));
-	cr_b64url_encode(raw, sizeof(raw), rnd, sizeof(rnd));
-	snprintf(id, sizeof(id), "<%s@%s>", rnd, m->domain);
+	if (m->message_id != NULL) {
+		size_t il = strlen(m->message_id);
+
+		if (il < 5 || il >= sizeof(id) || m->message_id[0] != '<' || m->message_id[il - 1] != '>' ||
+		    !header_text_ok(m->message_id) || strchr(m->message_id, ' ') != NULL)
+			goto out;
+		memcpy(id, m->message_id, il + 1);
+	} else {
+		cr_random(raw, sizeof(raw));
+		cr_b64url_encode(raw, sizeof(raw), rnd, sizeof(rnd));
+		snprintf(id, sizeof(id), "<%s@%s>", rnd, m->domain);
+	}
 	if (message_id != NULL) {
 		if (strlen(id) >= idlen) {
 			err = CR_ERR_TOOBIG;

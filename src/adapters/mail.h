@@ -31,7 +31,11 @@ struct cr_mail {
 	const char *html;      /* UTF-8 HTML or NULL (then a single text/plain part) */
 	const char *domain;    /* for the Message-ID, e.g. "esigntrust.com" */
 	time_t date;
+	const char *message_id; /* "<id@domain>" to reuse (a resend keeps its id); NULL: a new random one */
 };
+
+/* Whether addr is a plain addr-spec this module will send to (no display name). */
+bool cr_mail_addr_ok(const char *addr);
 
 /*
  * Builds an RFC 5322 / MIME message with CRLF line ends and appends it to out

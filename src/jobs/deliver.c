@@ -112,9 +112,9 @@ cr_jobs_deliver(struct cr_jobs *j, time_t now, long max, struct cr_deliver_stats
 			enum cr_err rc;
 
 			cr_buf_init(&msg, 2u * 1024u * 1024u);
-			rc = cr_outbox_open(&j->key, batch[i].sealed, batch[i].sealed_len, &msg);
+			rc = cr_mailer_build(&j->mailer, &batch[i], &msg);
 			if (rc != CR_OK)
-				snprintf(why, sizeof(why), "sealed message does not open with this key");
+				snprintf(why, sizeof(why), "cannot build the message (%s)", cr_err_str(rc));
 			else
 				rc = send_one(j, &batch[i], &msg, why, sizeof(why));
 			cr_buf_free_secret(&msg);

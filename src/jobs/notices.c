@@ -16,6 +16,8 @@
 
 /* Holders per write transaction: large enough that the due scan runs a few times, not hundreds. */
 #define PAGE 1000
+/* Holders found by one scan; more wait for the next run. */
+#define MAX_HOLDERS 1000000
 #define MAX_CERTS 64
 
 static const char SUBJECT_NOTICE[] = "eSignTrust 電子證書服務（政府機關） - 部門用戶電子證書續期《待續期》通知";
@@ -99,24 +101,29 @@ notice_holder(struct cr_jobs *j, struct cr_db *db, int64_t holder, const char *k
 	return CR_OK;
 }
 
+/*
+ * One scan finds every due holder (ids only); then pages of PAGE holders are noticed, one write
+ * transaction each, re-reading each holder's certificates inside it. A holder who became due
+ * during the run is found by the next run.
+ */
 static enum cr_err
 notice_kind(struct cr_jobs *j, const char *kind, int days, time_t now, struct cr_notice_stats *st)
 {
-	int64_t *ids = calloc(PAGE, sizeof(*ids)), after = 0;
-	size_t n;
+	int64_t *ids = calloc(MAX_HOLDERS, sizeof(*ids));
+	size_t n = 0;
 	struct cr_db *db = cr_store_get(j->store);
 	enum cr_err err = CR_OK;
 
-	if (ids == NULL) {
-		cr_store_put(j->store, db);
-		return CR_ERR_NOMEM;
-	}
-	for (;;) {
-		if ((err = cr_db_notice_due_holders(db, kind, now, days, after, PAGE, ids, &n)) != CR_OK || n == 0)
-			break;
+	if (ids == NULL)
+		err = CR_ERR_NOMEM;
+	else
+		err = cr_db_notice_due_holders(db, kind, now, days, 0, MAX_HOLDERS, ids, &n);
+	for (size_t start = 0; err == CR_OK && start < n; start += PAGE) {
+		size_t end = start + PAGE < n ? start + PAGE : n;
+
 		if ((err = cr_db_begin(db)) != CR_OK)
 			break;
-		for (size_t i = 0; i < n && err == CR_OK; i++) {
+		for (size_t i = start; i < end && err == CR_OK; i++) {
 			bool queued;
 
 			err = notice_holder(j, db, ids[i], kind, days, now, &queued, &st->certs);
@@ -132,9 +139,7 @@ notice_kind(struct cr_jobs *j, const char *kind, int days, time_t now, struct cr
 			cr_db_rollback(db);
 			break;
 		}
-		if ((err = cr_db_commit(db)) != CR_OK)
-			break;
-		after = ids[n - 1];
+		err = cr_db_commit(db);
 	}
 	cr_store_put(j->store, db);
 	free(ids);

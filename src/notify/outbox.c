@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "adapters/mail.h"
+#include "util/tmpl.h"
 #include "outbox.h"
 #include "util/crypto.h"
 #include "util/log.h"
@@ -109,38 +110,90 @@ cr_outbox_open(const struct cr_outbox_key *key, const unsigned char *sealed, siz
 	return err;
 }
 
-static const char *
-domain_of(const char *addr)
+/* The domain of the Message-ID: the envelope sender's, else the From address's. */
+static void
+id_domain(const struct cr_config *cfg, char *out, size_t outlen)
 {
-	const char *at = strrchr(addr, '@');
-	const char *end;
-	static const char fallback[] = "certrenew.invalid";
+	const char *at = strrchr(cfg->mail_envelope_from, '@');
+	const char *from_at = strrchr(cfg->mail_from, '@');
+	size_t n;
 
-	if (at == NULL)
-		return fallback;
-	/* "Name <user@host>": stop at the closing bracket. */
-	end = strchr(at, '>');
-	return end == NULL ? at + 1 : fallback;
+	if (at != NULL && at[1] != '\0') {
+		snprintf(out, outlen, "%s", at + 1);
+		return;
+	}
+	snprintf(out, outlen, "%s", from_at ? from_at + 1 : "certrenew.invalid");
+	/* "Name <user@host>": drop the closing bracket. */
+	n = strcspn(out, ">");
+	out[n] = '\0';
 }
 
 enum cr_err
 cr_mailer_queue(const struct cr_mailer *m, struct cr_db *db, const char *kind, const char *to, const char *subject,
     const char *name, const json_t *ctx, time_t now, int64_t *outbox_id)
 {
-	struct cr_buf text, html, msg;
-	char tname[128], hname[128], message_id[256], domain[128];
 	struct cr_outbox_msg row = {0};
-	struct cr_mail mail;
-	const char *at;
+	unsigned char rnd[18];
+	char rid[CR_B64URL_SIZE(18)], domain[128], *text = NULL;
+	json_t *env;
 	enum cr_err err;
-	bool has_html;
 
+	/* An address that cannot be mailed is refused now, not found out at delivery. */
+	if (!cr_mail_addr_ok(to))
+		return CR_ERR_INVALID;
+	cr_random(rnd, sizeof(rnd));
+	cr_b64url_encode(rnd, sizeof(rnd), rid, sizeof(rid));
+	id_domain(m->cfg, domain, sizeof(domain));
+	snprintf(row.message_id, sizeof(row.message_id), "<%s@%s>", rid, domain);
+	env = json_pack("{s:i, s:s, s:s, s:s, s:O}", "v", 1, "template", name, "to", to, "subject", subject, "ctx",
+	    ctx);
+	if (env == NULL || (text = json_dumps(env, JSON_COMPACT)) == NULL) {
+		json_decref(env);
+		return CR_ERR_NOMEM;
+	}
+	json_decref(env);
+	err = cr_outbox_seal(m->key, text, strlen(text), &row.sealed, &row.sealed_len);
+	sodium_memzero(text, strlen(text));
+	free(text);
+	if (err != CR_OK)
+		return err;
+	snprintf(row.kind, sizeof(row.kind), "%s", kind);
+	snprintf(row.to_addr, sizeof(row.to_addr), "%s", to);
+	snprintf(row.subject, sizeof(row.subject), "%s", subject);
+	err = cr_db_outbox_add(db, &row, now, outbox_id);
+	free(row.sealed);
+	return err;
+}
+
+enum cr_err
+cr_mailer_build(const struct cr_mailer *m, const struct cr_outbox_msg *row, struct cr_buf *out)
+{
+	struct cr_buf plain, text, html;
+	char tname[128], hname[128], domain[128];
+	json_t *env = NULL, *ctx;
+	const char *tmpl, *to, *subject;
+	struct cr_mail mail;
+	bool has_html;
+	enum cr_err err;
+
+	cr_buf_init(&plain, MAIL_CAP);
 	cr_buf_init(&text, MAIL_CAP);
 	cr_buf_init(&html, MAIL_CAP);
-	cr_buf_init(&msg, MAIL_CAP);
+	if ((err = cr_outbox_open(m->key, row->sealed, row->sealed_len, &plain)) != CR_OK)
+		goto out;
+	env = json_loadb(plain.data, plain.len, 0, NULL);
+	tmpl = json_string_value(json_object_get(env, "template"));
+	to = json_string_value(json_object_get(env, "to"));
+	subject = json_string_value(json_object_get(env, "subject"));
+	ctx = json_object_get(env, "ctx");
+	if (env == NULL || tmpl == NULL || to == NULL || subject == NULL || !json_is_object(ctx) ||
+	    strspn(tmpl, "abcdefghijklmnopqrstuvwxyz_") != strlen(tmpl)) {
+		err = CR_ERR_INVALID;
+		goto out;
+	}
 	/* Templates are named without their extension, so the HTML part has its own stem: x.txt, x_html.html. */
-	snprintf(tname, sizeof(tname), "mail/%s", name);
-	snprintf(hname, sizeof(hname), "mail/%s_html", name);
+	snprintf(tname, sizeof(tname), "mail/%s", tmpl);
+	snprintf(hname, sizeof(hname), "mail/%s_html", tmpl);
 	if ((err = cr_tmpl_render(m->tmpl, tname, ctx, &text)) != CR_OK) {
 		cr_error("outbox", "mail template %s: %s", tname, cr_err_str(err));
 		goto out;
@@ -151,8 +204,7 @@ cr_mailer_queue(const struct cr_mailer *m, struct cr_db *db, const char *kind, c
 		cr_error("outbox", "mail template %s: %s", hname, cr_err_str(err));
 		goto out;
 	}
-	at = strrchr(m->cfg->mail_envelope_from, '@');
-	snprintf(domain, sizeof(domain), "%s", at ? at + 1 : domain_of(m->cfg->mail_from));
+	id_domain(m->cfg, domain, sizeof(domain));
 	mail = (struct cr_mail){
 		.from = m->cfg->mail_from,
 		.reply_to = m->cfg->mail_reply_to[0] ? m->cfg->mail_reply_to : NULL,
@@ -161,23 +213,14 @@ cr_mailer_queue(const struct cr_mailer *m, struct cr_db *db, const char *kind, c
 		.text = cr_buf_str(&text),
 		.html = has_html ? cr_buf_str(&html) : NULL,
 		.domain = domain,
-		.date = now,
+		.date = row->created_at,
+		.message_id = row->message_id,
 	};
-	if ((err = cr_mail_build(&mail, &msg, message_id, sizeof(message_id))) != CR_OK) {
-		cr_warn("outbox", "cannot build %s mail (bad address or header)", kind);
-		goto out;
-	}
-	if ((err = cr_outbox_seal(m->key, msg.data, msg.len, &row.sealed, &row.sealed_len)) != CR_OK)
-		goto out;
-	snprintf(row.kind, sizeof(row.kind), "%s", kind);
-	snprintf(row.to_addr, sizeof(row.to_addr), "%s", to);
-	snprintf(row.subject, sizeof(row.subject), "%s", subject);
-	snprintf(row.message_id, sizeof(row.message_id), "%s", message_id);
-	err = cr_db_outbox_add(db, &row, now, outbox_id);
-	free(row.sealed);
+	err = cr_mail_build(&mail, out, NULL, 0);
 out:
+	json_decref(env);
+	cr_buf_free_secret(&plain);
 	cr_buf_free_secret(&text);
 	cr_buf_free_secret(&html);
-	cr_buf_free_secret(&msg);
 	return err;
 }

@@ -1,8 +1,13 @@
 /*
- * System mail: composed from templates, built as MIME, sealed and queued in
- * the outbox inside the caller's transaction, so a state change and the mail
- * it causes commit together (SPEC R1.5). Messages are sealed at rest
- * (XChaCha20-Poly1305) because some carry verification codes.
+ * System mail, queued in the outbox inside the caller's transaction so a state
+ * change and the mail it causes commit together (SPEC R1.5).
+ *
+ * The outbox keeps what to send, not the built message: recipient, subject,
+ * template name and its data, as a small JSON envelope sealed with
+ * XChaCha20-Poly1305 (some carry verification codes). Delivery and the DEV
+ * viewer render the templates and build the MIME message from it, with the
+ * Message-ID and Date fixed at queueing, so a resend is the same message.
+ * Queueing stays cheap (a notice run queues thousands in a second).
  */
 #ifndef CR_NOTIFY_OUTBOX_H
 #define CR_NOTIFY_OUTBOX_H
@@ -46,5 +51,9 @@ struct cr_mailer {
  */
 enum cr_err cr_mailer_queue(const struct cr_mailer *m, struct cr_db *db, const char *kind, const char *to,
     const char *subject, const char *name, const json_t *ctx, time_t now, int64_t *outbox_id);
+
+/* Builds the RFC 5322 message of an outbox row (opened with the key, templates rendered) into out.
+   CR_ERR_DENIED when the row does not open with this key; CR_ERR_INVALID for a broken envelope. */
+enum cr_err cr_mailer_build(const struct cr_mailer *m, const struct cr_outbox_msg *row, struct cr_buf *out);
 
 #endif

@@ -83,7 +83,7 @@ cr_page_dev_mail_message(struct cr_req *req, struct cr_resp *resp)
 	cr_buf_init(&raw, 2u * 1024u * 1024u);
 	cr_buf_init(&subject, 4096);
 	cr_buf_init(&text, 2u * 1024u * 1024u);
-	if (cr_outbox_open(&req->app->outbox_key, m.sealed, m.sealed_len, &raw) != CR_OK ||
+	if (cr_mailer_build(&req->app->mailer, &m, &raw) != CR_OK ||
 	    cr_mail_decode(raw.data, raw.len, &subject, &text, NULL) != CR_OK) {
 		cr_render_error(req, resp, 500, "err_internal", NULL);
 		goto out;
