@@ -87,6 +87,19 @@ cr_form_parse(const char *buf, size_t len, struct cr_form *form)
 			err = CR_ERR_INVALID;
 			break;
 		}
+		if (form->n == form->alloc) {
+			size_t na = form->alloc ? form->alloc * 2 : 8;
+			struct cr_form_field *nf = realloc(form->f, na * sizeof(*nf));
+
+			if (nf == NULL) {
+				free(name);
+				free(value);
+				err = CR_ERR_NOMEM;
+				break;
+			}
+			form->f = nf;
+			form->alloc = na;
+		}
 		form->f[form->n].name = name;
 		form->f[form->n].value = value;
 		form->n++;
@@ -103,7 +116,9 @@ cr_form_free(struct cr_form *form)
 		free(form->f[i].name);
 		free(form->f[i].value);
 	}
-	form->n = 0;
+	free(form->f);
+	form->f = NULL;
+	form->n = form->alloc = 0;
 }
 
 const char *

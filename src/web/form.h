@@ -14,12 +14,16 @@
 #define CR_FORM_MAX_FIELDS 1024
 #define CR_FORM_MAX_NAME 64
 
+struct cr_form_field {
+	char *name;  /* decoded, NUL-terminated */
+	char *value; /* decoded, NUL-terminated */
+};
+
+/* Small on purpose (it lives in every request): the fields are allocated by the parser. */
 struct cr_form {
 	size_t n;
-	struct {
-		char *name;  /* decoded, NUL-terminated */
-		char *value; /* decoded, NUL-terminated */
-	} f[CR_FORM_MAX_FIELDS];
+	size_t alloc;
+	struct cr_form_field *f;
 };
 
 /* Parses buf (len bytes). On success *form owns copies; free with cr_form_free.

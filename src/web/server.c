@@ -363,7 +363,8 @@ cr_server_start(struct cr_app *app, struct cr_server **out)
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)app->cfg->http_max_connections,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)(app->cfg->http_max_connections / 2),
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256u * 1024u),
+	    /* libmicrohttpd wipes this pool between requests: keep it to what headers need. */
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32u * 1024u),
 	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 	    MHD_OPTION_END);
