@@ -24,6 +24,7 @@ T_NPM=${T_NPM:-300}
 T_MAKE=${T_MAKE:-900}
 T_UNIT=${T_UNIT:-300}
 T_NODE=${T_NODE:-600}
+T_FUZZ=${T_FUZZ:-600}
 
 SANITIZER_RE='ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|SUMMARY: (Address|Leak|Undefined)'
 
@@ -175,5 +176,20 @@ CR_BIN_DIR=build-asan
 export CR_BIN_DIR
 run_node "integration build-asan" tests/integration/*.test.mjs
 unset CR_BIN_DIR ASAN_OPTIONS UBSAN_OPTIONS
+
+# ---------------------------------------------------------------- 6. fuzz (short, bounded)
+# Every parser of untrusted input runs under libFuzzer for FUZZ_SECONDS each (make fuzz runs longer).
+say "== fuzz: ${FUZZ_SECONDS:-10} s per target"
+t0=$(date +%s)
+log="$OUT/fuzz.log"
+timeout "$T_FUZZ" sh scripts/fuzz.sh "${FUZZ_SECONDS:-10}" >"$log" 2>&1
+rc=$?
+p=$(grep -Ec '^[a-z_]+ +[0-9?]+ execs +ok$' "$log")
+f=$(grep -Ec 'CRASH|build FAILED' "$log")
+if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+add "fuzz (libFuzzer)" "$p" "$f" $(($(date +%s) - t0))
+grep -E 'execs' "$log" | sed 's/^/   /'
+if [ "$f" -ne 0 ]; then show_failure "$log"; fi
 
 finish
