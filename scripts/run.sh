@@ -70,10 +70,10 @@ export CERTRENEW_MODE CERTRENEW_VAR_DIR CERTRENEW_LISTEN CERTRENEW_BASE_URL CERT
 
 stop_all
 
-if [ ! -f "$VAR/certrenew.db" ]; then
-	say "initialising $VAR"
-	"$BIN/certrenew" init || die "certrenew init failed"
-fi
+# init is idempotent: a var/ from an older checkout gets the newer schema and keys.
+[ -f "$VAR/certrenew.db" ] || say "initialising $VAR"
+mkdir -p "$VAR/log"
+"$BIN/certrenew" init >>"$VAR/log/init.log" 2>&1 || { tail -n 20 "$VAR/log/init.log" >&2; die "certrenew init failed"; }
 holders=$(sqlite3 "$VAR/certrenew.db" 'SELECT count(DISTINCT holder_id) FROM certificates;' 2>/dev/null || echo "?")
 if [ "$holders" != "0" ] && [ "$holders" != "?" ]; then
 	: # demo data (or real holders) already there
