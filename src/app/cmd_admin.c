@@ -21,8 +21,8 @@
 #include "util/crypto.h"
 #include "util/log.h"
 
-static bool
-wants_help(int argc, char **argv, const char *usage)
+bool
+cr_cmd_wants_help(int argc, char **argv, const char *usage)
 {
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -113,7 +113,7 @@ cr_cmd_init(const struct cr_config *cfg, int argc, char **argv)
 	char path[CR_CFG_STR + 64];
 	struct cr_store *st = NULL;
 
-	if (wants_help(argc, argv,
+	if (cr_cmd_wants_help(argc, argv,
 	        "usage: certrenew init\n"
 	        "Creates var_dir, migrates the database to the newest schema, creates the outbox\n"
 	        "sealing key (mail.outbox_key_file) and, in DEV mode, the DEV certification\n"
@@ -274,7 +274,7 @@ cr_cmd_demo_data(const struct cr_config *cfg, int argc, char **argv)
 	size_t i;
 	int rc = 1;
 
-	if (wants_help(argc, argv,
+	if (cr_cmd_wants_help(argc, argv,
 	        "usage: certrenew demo-data [FILE]\n"
 	        "Loads DEV demo people, organisations and department-confirmed certificates\n"
 	        "(issued by the DEV CA, expiring relative to today) from FILE (default\n"
@@ -327,7 +327,7 @@ cr_cmd_audit_verify(const struct cr_config *cfg, int argc, char **argv)
 	int64_t bad = 0;
 	enum cr_err err;
 
-	if (wants_help(argc, argv,
+	if (cr_cmd_wants_help(argc, argv,
 	        "usage: certrenew audit-verify\n"
 	        "Recomputes the audit log's hash chain; exits 0 when every row verifies,\n"
 	        "2 and names the first bad row otherwise.\n"))

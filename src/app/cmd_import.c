@@ -32,17 +32,6 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static bool
-wants_help(int argc, char **argv, const char *usage)
-{
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			fputs(usage, stdout);
-			return true;
-		}
-	return false;
-}
-
 /* Reads a whole file, at most cap bytes; *buf is NUL-terminated and owned by the caller. */
 static enum cr_err
 slurp(const char *path, size_t cap, char **buf, size_t *len, char *why, size_t whylen)
@@ -411,7 +400,7 @@ cr_cmd_import_confirmations(const struct cr_config *cfg, int argc, char **argv)
 	enum cr_err err;
 	int rc = 1;
 
-	if (wants_help(argc, argv,
+	if (cr_cmd_wants_help(argc, argv,
 	        "usage: certrenew import-confirmations FILE\n"
 	        "Applies department decisions from a CSV file with the header\n"
 	        "serial,decision[,decided_by] (decision: confirmed or declined; serial in hex,\n"
@@ -826,7 +815,7 @@ cr_cmd_import_certs(const struct cr_config *cfg, int argc, char **argv)
 	time_t now = time(NULL);
 	enum cr_err err;
 
-	if (wants_help(argc, argv,
+	if (cr_cmd_wants_help(argc, argv,
 	        "usage: certrenew import-certs --holders HOLDERS.csv CERTFILE...\n"
 	        "Loads existing certificates into the inventory. CERTFILEs are PEM (one or more\n"
 	        "certificates) or DER; HOLDERS.csv has one row per certificate with the header\n"

@@ -21,17 +21,6 @@
 #include "util/log.h"
 #include "web/server.h"
 
-static bool
-wants_help(int argc, char **argv, const char *usage)
-{
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			fputs(usage, stdout);
-			return true;
-		}
-	return false;
-}
-
 /* Loads locale_dir/LANG.json for each language into one object keyed by language. */
 static enum cr_err
 load_locales(const char *dir, json_t **out)
@@ -79,7 +68,7 @@ cr_cmd_serve(const struct cr_config *cfg, int argc, char **argv, const sigset_t 
 	char secret[512], redirect[CR_CFG_STR + 32], errbuf[256];
 	int sig, rc = 1;
 
-	if (wants_help(argc, argv,
+	if (cr_cmd_wants_help(argc, argv,
 	        "usage: certrenew serve\n"
 	        "Runs the portal on `listen` (default 127.0.0.1:8080) until SIGTERM or SIGINT.\n"
 	        "Needs an initialised database (certrenew init).\n"))
@@ -238,7 +227,7 @@ cr_cmd_jobs(const struct cr_config *cfg, int argc, char **argv, const sigset_t *
 	bool once = false;
 	int interval = 60, rc = 0, what = DO_ALL;
 
-	if (wants_help(argc, argv,
+	if (cr_cmd_wants_help(argc, argv,
 	        "usage: certrenew jobs [--once] [--interval SECONDS] [--only notices|deliver|purge]\n"
 	        "Runs the background work every SECONDS (default 60) until SIGTERM or SIGINT:\n"
 	        "renewal notices and reminders (queued in the outbox), outbox delivery (SMTP, or\n"

@@ -6,6 +6,7 @@
 #define CR_APP_COMMANDS_H
 
 #include <signal.h>
+#include <stdbool.h>
 
 #include "app/config.h"
 
@@ -18,6 +19,9 @@ int cr_cmd_audit_verify(const struct cr_config *cfg, int argc, char **argv);
 int cr_cmd_import_confirmations(const struct cr_config *cfg, int argc, char **argv);
 int cr_cmd_import_certs(const struct cr_config *cfg, int argc, char **argv);
 int cr_cmd_mail(const struct cr_config *cfg, int argc, char **argv);
+
+/* Prints usage and returns true when argv (after the command name) asks for --help or -h. */
+bool cr_cmd_wants_help(int argc, char **argv, const char *usage);
 
 /* Reads a one-line secret file (trailing newline dropped) into out. */
 enum cr_err cr_read_secret_file(const char *path, char *out, size_t outlen);

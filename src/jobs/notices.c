@@ -13,6 +13,7 @@
 
 #include "jobs.h"
 #include "util/log.h"
+#include "util/timefmt.h"
 
 /* Holders per write transaction: large enough that the due scan runs a few times, not hundreds. */
 #define PAGE 1000
@@ -22,17 +23,6 @@
 
 static const char SUBJECT_NOTICE[] = "eSignTrust 電子證書服務（政府機關） - 部門用戶電子證書續期《待續期》通知";
 static const char SUBJECT_REMINDER[] = "eSignTrust 電子證書服務（政府機關） - 部門用戶電子證書續期《待續期》提示";
-
-static void
-date_text(time_t t, char out[16])
-{
-	struct tm tm;
-
-	/* Expiry dates are shown in Macau time (UTC+8, no daylight saving). */
-	t += 8 * 3600;
-	gmtime_r(&t, &tm);
-	strftime(out, 16, "%Y-%m-%d", &tm);
-}
 
 static json_t *
 mail_ctx(struct cr_jobs *j, const struct cr_person *p, const struct cr_due_cert *certs, size_t n, int days)
@@ -46,7 +36,7 @@ mail_ctx(struct cr_jobs *j, const struct cr_person *p, const struct cr_due_cert 
 
 		snprintf(key, sizeof(key), "type_%s", cr_cert_type_name(certs[i].type));
 		label = json_string_value(json_object_get(j->texts, key));
-		date_text(certs[i].not_after, expiry);
+		cr_macau_date(certs[i].not_after, expiry);
 		json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "type_label",
 		    label ? label : cr_cert_type_label_zh(certs[i].type), "serial", certs[i].serial_hex, "expiry", expiry));
 	}

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "util/log.h"
+#include "util/timefmt.h"
 #include "web.h"
 
 /* Rows shown at most; the soonest expiries come first. */
@@ -26,7 +27,6 @@
 /* Ids are SQLite rowids that JavaScript and JSON can carry exactly. */
 #define MAX_ID ((int64_t)1 << 53)
 /* Dates are shown in Macau time (UTC+8, no daylight saving), the customer's day. */
-#define MACAU_UTC_OFFSET (8 * 3600)
 
 /* Error codes a redirect may carry, each with its message key. */
 static const struct {
@@ -73,27 +73,6 @@ parse_count(const char *s)
 	int64_t v;
 
 	return parse_id(s, &v) && v <= MAX_IDS ? (int)v : 0;
-}
-
-static void
-format_date(time_t t, char out[16])
-{
-	struct tm tm;
-	time_t local = t + MACAU_UTC_OFFSET;
-
-	if (gmtime_r(&local, &tm) == NULL || strftime(out, 16, "%Y-%m-%d", &tm) == 0)
-		snprintf(out, 16, "?");
-}
-
-static const char *
-type_label(struct cr_req *req, enum cr_cert_type t)
-{
-	char key[32];
-	const char *label;
-
-	snprintf(key, sizeof(key), "type_%s", cr_cert_type_name(t));
-	label = cr_text(req, key);
-	return *label ? label : cr_cert_type_label_zh(t);
 }
 
 /* The state shown for a decision: a CSS/test name and its label key. */
@@ -185,10 +164,10 @@ cr_page_department(struct cr_req *req, struct cr_resp *resp)
 		char date[16];
 
 		decision_state(c->decision, &state, &state_key);
-		format_date(c->not_after, date);
+		cr_macau_date(c->not_after, date);
 		if (json_array_append_new(rows, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
 		    "id", (json_int_t)c->cert_id, "holder", c->holder_name, "type", cr_cert_type_name(c->type),
-		    "type_label", type_label(req, c->type), "serial", c->serial_hex, "expiry", date,
+		    "type_label", cr_type_label(req, c->type), "serial", c->serial_hex, "expiry", date,
 		    "state", state, "state_label", cr_text(req, state_key))) != 0)
 			goto nomem;
 	}

@@ -10,19 +10,10 @@
 
 #include "adapters/mail.h"
 #include "util/log.h"
+#include "util/timefmt.h"
 #include "web.h"
 
 #define LIST_MAX 200
-
-static void
-time_text(time_t t, char out[32])
-{
-	struct tm tm;
-
-	t += 8 * 3600; /* Macau time */
-	gmtime_r(&t, &tm);
-	strftime(out, 32, "%Y-%m-%d %H:%M:%S", &tm);
-}
 
 void
 cr_page_dev_mail(struct cr_req *req, struct cr_resp *resp)
@@ -46,7 +37,7 @@ cr_page_dev_mail(struct cr_req *req, struct cr_resp *resp)
 	for (size_t i = 0; i < n; i++) {
 		char when[32];
 
-		time_text(rows[i].created_at, when);
+		cr_macau_datetime(rows[i].created_at, when);
 		json_array_append_new(list, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s}", "id", (json_int_t)rows[i].id,
 		    "when", when, "to", rows[i].to_addr, "subject", rows[i].subject, "state", rows[i].state,
 		    "kind", rows[i].kind));
@@ -92,7 +83,7 @@ cr_page_dev_mail_message(struct cr_req *req, struct cr_resp *resp)
 	if (ctx != NULL) {
 		char when[32];
 
-		time_text(m.created_at, when);
+		cr_macau_datetime(m.created_at, when);
 		json_object_set_new(ctx, "message", json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s}", "id",
 		    (json_int_t)m.id, "when", when, "to", m.to_addr, "subject", cr_buf_str(&subject), "text",
 		    cr_buf_str(&text), "raw", cr_buf_str(&raw), "state", m.state));

@@ -37,15 +37,10 @@ group_json(struct cr_req *req, const struct cr_pending_counts *pc, enum cr_pendi
 	for (size_t i = 0; i < sizeof(type_order) / sizeof(type_order[0]); i++) {
 		enum cr_cert_type t = type_order[i];
 
-		char key[32];
-		const char *label;
-
 		if (pc->n[g][t] == 0)
 			continue;
-		snprintf(key, sizeof(key), "type_%s", cr_cert_type_name(t));
-		label = cr_text(req, key);
 		json_array_append_new(items, json_pack("{s:s, s:s, s:i}", "type", cr_cert_type_name(t),
-		    "label", *label ? label : cr_cert_type_label_zh(t), "count", pc->n[g][t]));
+		    "label", cr_type_label(req, t), "count", pc->n[g][t]));
 	}
 	return json_pack("{s:s, s:s, s:s, s:o, s:i}", "id", id, "title", cr_text(req, title_key),
 	    "empty", cr_text(req, empty_key), "items", items, "total", pc->total[g]);

@@ -16,6 +16,7 @@
 
 #include "util/crypto.h"
 #include "util/log.h"
+#include "util/timefmt.h"
 #include "web.h"
 
 #define MAX_CERTS 64
@@ -164,31 +165,20 @@ steps_json(struct cr_req *req, int current)
 	return a;
 }
 
-static void
-date_text(time_t t, char out[16])
-{
-	struct tm tm;
-
-	t += 8 * 3600; /* Macau time */
-	gmtime_r(&t, &tm);
-	strftime(out, 16, "%Y-%m-%d", &tm);
-}
-
 static json_t *
 cert_json(struct cr_req *req, const struct cr_cert_view *v)
 {
-	char key[32], expiry[16], status[32];
+	char expiry[16], status[32];
 	const struct cr_cert *c = &v->c;
 
-	snprintf(key, sizeof(key), "type_%s", cr_cert_type_name(c->type));
-	date_text(c->not_after, expiry);
+	cr_macau_date(c->not_after, expiry);
 	/* Shown as the CA's systems show it: "Issued". */
 	snprintf(status, sizeof(status), "%s", c->status);
 	if (status[0] >= 'a' && status[0] <= 'z')
 		status[0] = (char)(status[0] - 32);
 	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:s}",
 	    "id", (json_int_t)c->id, "serial", c->serial_hex, "expiry", expiry, "status", status,
-	    "type", cr_cert_type_name(c->type), "type_label", cr_text(req, key), "holder", v->holder_name,
+	    "type", cr_cert_type_name(c->type), "type_label", cr_type_label(req, c->type), "holder", v->holder_name,
 	    "email", c->email, "org", v->org_name, "department", c->department[0] ? c->department : "n/a",
 	    "qualified", c->type == CR_CERT_QUALIFIED, "position", c->position[0] ? c->position : "n/a",
 	    "tx_limit", c->tx_limit[0] ? c->tx_limit : "0");

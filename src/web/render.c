@@ -46,6 +46,17 @@ cr_text(struct cr_req *req, const char *key)
 	return s != NULL ? s : "";
 }
 
+const char *
+cr_type_label(struct cr_req *req, enum cr_cert_type t)
+{
+	char key[32];
+	const char *label;
+
+	snprintf(key, sizeof(key), "type_%s", cr_cert_type_name(t));
+	label = cr_text(req, key);
+	return *label ? label : cr_cert_type_label_zh(t);
+}
+
 json_t *
 cr_page_ctx(struct cr_req *req, const char *title_key)
 {

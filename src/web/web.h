@@ -96,6 +96,8 @@ void cr_render_error(struct cr_req *req, struct cr_resp *resp, unsigned status, 
     const char *hint_key);
 /* The localised text for key in the request's language ("" when missing). */
 const char *cr_text(struct cr_req *req, const char *key);
+/* The certificate type's label in the request's language (政府機關合格證書 ...). */
+const char *cr_type_label(struct cr_req *req, enum cr_cert_type t);
 
 /* ---- sessions (session.c) ---- */
 /* Loads the session named by the cookie; false (and req->authed false) when absent, expired or unknown. */
