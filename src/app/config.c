@@ -279,6 +279,9 @@ cr_config_load(struct cr_config *c, const char *path, char *err, size_t errlen)
 		if ((v = getenv(name)) != NULL && (rc = cr_config_set(c, keys[i].name, v, err, errlen)) != CR_OK)
 			return rc;
 	}
+	/* Behind TLS the session cookie must never travel in clear. */
+	if (strncmp(c->base_url, "https://", 8) == 0)
+		c->cookie_secure = true;
 	/* Paths that default under var_dir follow it when only var_dir is set. */
 	if (c->database_url[0] == '\0')
 		snprintf(c->database_url, sizeof(c->database_url), "sqlite:%.1000s/certrenew.db", c->var_dir);

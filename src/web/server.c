@@ -176,8 +176,10 @@ dispatch(struct cr_req *req, struct cr_resp *resp)
 }
 
 static void
-add_security_headers(struct MHD_Response *r, const struct cr_resp *resp)
+add_security_headers(struct MHD_Response *r, const struct cr_resp *resp, bool tls)
 {
+	if (tls)
+		MHD_add_response_header(r, "Strict-Transport-Security", "max-age=31536000");
 	MHD_add_response_header(r, "Content-Security-Policy",
 	    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
 	    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
@@ -189,7 +191,7 @@ add_security_headers(struct MHD_Response *r, const struct cr_resp *resp)
 }
 
 static enum MHD_Result
-send_resp(struct MHD_Connection *c, struct cr_resp *resp)
+send_resp(struct MHD_Connection *c, struct cr_resp *resp, bool tls)
 {
 	struct MHD_Response *r;
 	enum MHD_Result rc;
@@ -203,7 +205,7 @@ send_resp(struct MHD_Connection *c, struct cr_resp *resp)
 	}
 	if (r == NULL)
 		return MHD_NO;
-	add_security_headers(r, resp);
+	add_security_headers(r, resp, tls);
 	if (resp->content_type != NULL)
 		MHD_add_response_header(r, "Content-Type", resp->content_type);
 	if (resp->etag != NULL)
@@ -268,7 +270,7 @@ handle(struct cr_app *app, struct MHD_Connection *c, const char *url, const char
 	if (req.db != NULL)
 		cr_store_put(app->store, req.db);
 	cr_form_free(&req.form);
-	rc = send_resp(c, &resp);
+	rc = send_resp(c, &resp, app->cfg->cookie_secure);
 	cr_buf_free(&resp.body);
 	cr_info("http", "%s %s %u %.1fms %s", method, url, resp.status, ms_since(&p->t0), req.ip);
 	return rc;

@@ -438,6 +438,35 @@ test_env_bad_value_names_key(void **state)
 	assert_non_null(strstr(f->err, "listen"));
 }
 
+/* Regression: setting listen used to fix the mail paths before var_dir was read. */
+static void
+test_mail_paths_follow_var_dir_after_listen(void **state)
+{
+	struct fx *f = *state;
+	struct cr_config *c = &f->cfg;
+
+	write_file(f, "listen = 127.0.0.1:9000\nvar_dir = /srv/cr\n");
+	assert_int_equal(cr_config_load(c, f->path, f->err, sizeof(f->err)), CR_OK);
+	assert_string_equal(c->outbox_key_file, "/srv/cr/secrets/outbox.key");
+	assert_string_equal(c->codes_key_file, "/srv/cr/secrets/codes.key");
+	assert_string_equal(c->mail_dir, "/srv/cr/mail");
+}
+
+/* A portal reached over https sets Secure cookies whatever the file says. */
+static void
+test_https_base_url_means_secure_cookies(void **state)
+{
+	struct fx *f = *state;
+	struct cr_config *c = &f->cfg;
+
+	write_file(f, "base_url = http://127.0.0.1:8080\n");
+	assert_int_equal(cr_config_load(c, f->path, f->err, sizeof(f->err)), CR_OK);
+	assert_false(c->cookie_secure);
+	write_file(f, "base_url = https://eservices.esigntrust.com\nsession.cookie_secure = false\n");
+	assert_int_equal(cr_config_load(c, f->path, f->err, sizeof(f->err)), CR_OK);
+	assert_true(c->cookie_secure);
+}
+
 static void
 test_paths_follow_var_dir(void **state)
 {
@@ -513,6 +542,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_env_overrides_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_bad_value_names_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_paths_follow_var_dir, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mail_paths_follow_var_dir_after_listen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_https_base_url_means_secure_cookies, setup, teardown),
 	};
 
 	clear_env();
