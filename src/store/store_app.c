@@ -1,50 +1,50 @@
 /*
- * SQLite backend: renewal applications, their certificates and email
+ * The store: renewal applications, their certificates and email
  * verification codes; see store.h. Every read of an application is scoped by
  * its holder in SQL, so another holder's id finds nothing.
  */
 #include <string.h>
 
-#include "sqlite_int.h"
+#include "db_int.h"
 
 #define VIEW_COLS \
 	"c.id, c.serial_hex, c.type, c.status, c.not_before, c.not_after, c.holder_id, c.email, c.org_id," \
 	" c.department, c.position, c.tx_limit, c.proxy_qualification, c.signing_account, o.name, p.name"
 
 static void
-read_view(sqlite3_stmt *st, struct cr_cert_view *v)
+read_view(struct db_stmt *st, struct cr_cert_view *v)
 {
 	struct cr_cert *c = &v->c;
 
 	memset(v, 0, sizeof(*v));
-	c->id = sqlite3_column_int64(st, 0);
-	sq_col_text(st, 1, c->serial_hex, sizeof(c->serial_hex));
-	cr_cert_type_parse((const char *)sqlite3_column_text(st, 2), &c->type);
-	sq_col_text(st, 3, c->status, sizeof(c->status));
-	c->not_before = (time_t)sqlite3_column_int64(st, 4);
-	c->not_after = (time_t)sqlite3_column_int64(st, 5);
-	c->holder_id = sqlite3_column_int64(st, 6);
-	sq_col_text(st, 7, c->email, sizeof(c->email));
-	c->org_id = sqlite3_column_int64(st, 8);
-	sq_col_text(st, 9, c->department, sizeof(c->department));
-	sq_col_text(st, 10, c->position, sizeof(c->position));
-	sq_col_text(st, 11, c->tx_limit, sizeof(c->tx_limit));
-	sq_col_text(st, 12, c->proxy, sizeof(c->proxy));
-	sq_col_text(st, 13, c->signing_account, sizeof(c->signing_account));
-	sq_col_text(st, 14, v->org_name, sizeof(v->org_name));
-	sq_col_text(st, 15, v->holder_name, sizeof(v->holder_name));
+	c->id = db_col_int(st, 0);
+	db_col_copy(st, 1, c->serial_hex, sizeof(c->serial_hex));
+	cr_cert_type_parse(db_col_text(st, 2), &c->type);
+	db_col_copy(st, 3, c->status, sizeof(c->status));
+	c->not_before = (time_t)db_col_int(st, 4);
+	c->not_after = (time_t)db_col_int(st, 5);
+	c->holder_id = db_col_int(st, 6);
+	db_col_copy(st, 7, c->email, sizeof(c->email));
+	c->org_id = db_col_int(st, 8);
+	db_col_copy(st, 9, c->department, sizeof(c->department));
+	db_col_copy(st, 10, c->position, sizeof(c->position));
+	db_col_copy(st, 11, c->tx_limit, sizeof(c->tx_limit));
+	db_col_copy(st, 12, c->proxy, sizeof(c->proxy));
+	db_col_copy(st, 13, c->signing_account, sizeof(c->signing_account));
+	db_col_copy(st, 14, v->org_name, sizeof(v->org_name));
+	db_col_copy(st, 15, v->holder_name, sizeof(v->holder_name));
 }
 
 static enum cr_err
-read_views(struct cr_db *db, sqlite3_stmt *st, struct cr_cert_view *out, size_t max, size_t *n, const char *what)
+read_views(struct db_stmt *st, struct cr_cert_view *out, size_t max, size_t *n, const char *what)
 {
-	int rc;
+	enum db_rc rc;
 
 	*n = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max)
+	while ((rc = db_step(st)) == DB_ROW && *n < max)
 		read_view(st, &out[(*n)++]);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? CR_OK : sq_err(db, what);
+	db_reset(st);
+	return rc == DB_DONE || rc == DB_ROW ? CR_OK : db_err(st, what);
 }
 
 static const char SQL_VERIFIABLE[] =
@@ -60,14 +60,14 @@ enum cr_err
 cr_db_holder_verifiable_certs(struct cr_db *db, int64_t holder_id, time_t now, int window_days,
     struct cr_cert_view *out, size_t max, size_t *n)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 
-	if ((st = sq_prep(db, SQL_VERIFIABLE)) == NULL)
+	if ((st = db_prep(db, SQL_VERIFIABLE)) == NULL)
 		return CR_ERR_IO;
-	sq_bind_int(st, 1, holder_id);
-	sq_bind_int(st, 2, now);
-	sq_bind_int(st, 3, now + (time_t)window_days * 86400);
-	return read_views(db, st, out, max, n, "verifiable certs");
+	db_bind_int(st, 1, holder_id);
+	db_bind_int(st, 2, now);
+	db_bind_int(st, 3, now + (time_t)window_days * 86400);
+	return read_views(st, out, max, n, "verifiable certs");
 }
 
 static const char SQL_APP_CERTS[] =
@@ -79,33 +79,33 @@ static const char SQL_APP_CERTS[] =
 enum cr_err
 cr_db_app_certs(struct cr_db *db, int64_t app_id, struct cr_cert_view *out, size_t max, size_t *n)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 
-	if ((st = sq_prep(db, SQL_APP_CERTS)) == NULL)
+	if ((st = db_prep(db, SQL_APP_CERTS)) == NULL)
 		return CR_ERR_IO;
-	sq_bind_int(st, 1, app_id);
-	return read_views(db, st, out, max, n, "application certs");
+	db_bind_int(st, 1, app_id);
+	return read_views(st, out, max, n, "application certs");
 }
 
 #define APP_COLS "id, holder_id, state, coalesce(consent_at, 0), created_at"
 
 static enum cr_err
-read_app(struct cr_db *db, sqlite3_stmt *st, struct cr_application *a)
+read_app(struct db_stmt *st, struct cr_application *a)
 {
-	int rc = sqlite3_step(st);
+	enum db_rc rc = db_step(st);
 	enum cr_err err = CR_OK;
 
-	if (rc == SQLITE_ROW) {
+	if (rc == DB_ROW) {
 		memset(a, 0, sizeof(*a));
-		a->id = sqlite3_column_int64(st, 0);
-		a->holder_id = sqlite3_column_int64(st, 1);
-		if (!cr_app_state_parse((const char *)sqlite3_column_text(st, 2), &a->state))
+		a->id = db_col_int(st, 0);
+		a->holder_id = db_col_int(st, 1);
+		if (!cr_app_state_parse(db_col_text(st, 2), &a->state))
 			err = CR_ERR_INVALID;
-		a->consent_at = (time_t)sqlite3_column_int64(st, 3);
-		a->created_at = (time_t)sqlite3_column_int64(st, 4);
+		a->consent_at = (time_t)db_col_int(st, 3);
+		a->created_at = (time_t)db_col_int(st, 4);
 	} else
-		err = rc == SQLITE_DONE ? CR_ERR_NOTFOUND : sq_err(db, "application");
-	sqlite3_reset(st);
+		err = rc == DB_DONE ? CR_ERR_NOTFOUND : db_err(st, "application");
+	db_reset(st);
 	return err;
 }
 
@@ -116,24 +116,24 @@ static const char SQL_APP_GET[] = "SELECT " APP_COLS " FROM applications WHERE i
 enum cr_err
 cr_db_app_open_for_holder(struct cr_db *db, int64_t holder_id, struct cr_application *out)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 
-	if ((st = sq_prep(db, SQL_APP_OPEN)) == NULL)
+	if ((st = db_prep(db, SQL_APP_OPEN)) == NULL)
 		return CR_ERR_IO;
-	sq_bind_int(st, 1, holder_id);
-	return read_app(db, st, out);
+	db_bind_int(st, 1, holder_id);
+	return read_app(st, out);
 }
 
 enum cr_err
 cr_db_app_get(struct cr_db *db, int64_t app_id, int64_t holder_id, struct cr_application *out)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 
-	if ((st = sq_prep(db, SQL_APP_GET)) == NULL)
+	if ((st = db_prep(db, SQL_APP_GET)) == NULL)
 		return CR_ERR_IO;
-	sq_bind_int(st, 1, app_id);
-	sq_bind_int(st, 2, holder_id);
-	return read_app(db, st, out);
+	db_bind_int(st, 1, app_id);
+	db_bind_int(st, 2, holder_id);
+	return read_app(st, out);
 }
 
 static const char SQL_APP_INSERT[] =
@@ -153,45 +153,45 @@ static const char SQL_APP_EMAILS_INSERT[] =
 enum cr_err
 cr_db_app_create(struct cr_db *db, int64_t holder_id, const int64_t *cert_ids, size_t n, time_t now, int64_t *app_id)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	enum cr_err err = CR_OK;
-	int rc;
+	enum db_rc rc;
 
-	if ((st = sq_prep(db, SQL_APP_INSERT)) == NULL)
+	if ((st = db_prep(db, SQL_APP_INSERT)) == NULL)
 		return CR_ERR_IO;
-	sq_bind_int(st, 1, holder_id);
-	sq_bind_int(st, 2, now);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*app_id = sqlite3_column_int64(st, 0);
+	db_bind_int(st, 1, holder_id);
+	db_bind_int(st, 2, now);
+	rc = db_step(st);
+	if (rc == DB_ROW)
+		*app_id = db_col_int(st, 0);
 	else
-		err = (rc & 0xff) == SQLITE_CONSTRAINT ? CR_ERR_CONFLICT : sq_err(db, "application insert");
-	sqlite3_reset(st);
+		err = db_is_conflict(st) ? CR_ERR_CONFLICT : db_err(st, "application insert");
+	db_reset(st);
 	if (err != CR_OK)
 		return err;
 	for (size_t i = 0; i < n; i++) {
-		if ((st = sq_prep(db, SQL_APP_CERT_INSERT)) == NULL)
+		if ((st = db_prep(db, SQL_APP_CERT_INSERT)) == NULL)
 			return CR_ERR_IO;
-		sq_bind_int(st, 1, *app_id);
-		sq_bind_int(st, 2, cert_ids[i]);
-		sq_bind_int(st, 3, holder_id);
-		if ((err = sq_run(db, st, "application cert")) != CR_OK)
+		db_bind_int(st, 1, *app_id);
+		db_bind_int(st, 2, cert_ids[i]);
+		db_bind_int(st, 3, holder_id);
+		if ((err = db_run(st, "application cert")) != CR_OK)
 			return err;
 		/* The holder filter above inserted nothing for someone else's certificate. */
-		if (sqlite3_changes(db->h) != 1)
+		if (db_changes(db) != 1)
 			return CR_ERR_NOTFOUND;
-		if ((st = sq_prep(db, SQL_RENEWAL_VERIFYING)) == NULL)
+		if ((st = db_prep(db, SQL_RENEWAL_VERIFYING)) == NULL)
 			return CR_ERR_IO;
-		sq_bind_int(st, 1, cert_ids[i]);
-		sq_bind_int(st, 2, *app_id);
-		sq_bind_int(st, 3, now);
-		if ((err = sq_run(db, st, "renewal verifying")) != CR_OK)
+		db_bind_int(st, 1, cert_ids[i]);
+		db_bind_int(st, 2, *app_id);
+		db_bind_int(st, 3, now);
+		if ((err = db_run(st, "renewal verifying")) != CR_OK)
 			return err;
 	}
-	if ((st = sq_prep(db, SQL_APP_EMAILS_INSERT)) == NULL)
+	if ((st = db_prep(db, SQL_APP_EMAILS_INSERT)) == NULL)
 		return CR_ERR_IO;
-	sq_bind_int(st, 1, *app_id);
-	return sq_run(db, st, "application emails");
+	db_bind_int(st, 1, *app_id);
+	return db_run(st, "application emails");
 }
 
 static const char SQL_APP_MOVE[] = "UPDATE applications SET state = $3, updated_at = $4 WHERE id = $1 AND state = $2";
@@ -199,20 +199,20 @@ static const char SQL_APP_MOVE[] = "UPDATE applications SET state = $3, updated_
 enum cr_err
 cr_db_app_move(struct cr_db *db, int64_t app_id, enum cr_app_state from, enum cr_app_state to, time_t now)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	enum cr_err err;
 
 	if (!cr_app_can_move(from, to))
 		return CR_ERR_INVALID;
-	if ((st = sq_prep(db, SQL_APP_MOVE)) == NULL)
+	if ((st = db_prep(db, SQL_APP_MOVE)) == NULL)
 		return CR_ERR_IO;
-	sq_bind_int(st, 1, app_id);
-	sq_bind_text(st, 2, cr_app_state_name(from));
-	sq_bind_text(st, 3, cr_app_state_name(to));
-	sq_bind_int(st, 4, now);
-	if ((err = sq_run(db, st, "application move")) != CR_OK)
+	db_bind_int(st, 1, app_id);
+	db_bind_text(st, 2, cr_app_state_name(from));
+	db_bind_text(st, 3, cr_app_state_name(to));
+	db_bind_int(st, 4, now);
+	if ((err = db_run(st, "application move")) != CR_OK)
 		return err;
-	return sqlite3_changes(db->h) == 1 ? CR_OK : CR_ERR_CONFLICT;
+	return db_changes(db) == 1 ? CR_OK : CR_ERR_CONFLICT;
 }
 
 static const char SQL_APP_CONSENT[] =
@@ -222,17 +222,17 @@ static const char SQL_APP_CONSENT[] =
 enum cr_err
 cr_db_app_consent(struct cr_db *db, int64_t app_id, const char *version, time_t now)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	enum cr_err err;
 
-	if ((st = sq_prep(db, SQL_APP_CONSENT)) == NULL)
+	if ((st = db_prep(db, SQL_APP_CONSENT)) == NULL)
 		return CR_ERR_IO;
-	sq_bind_int(st, 1, app_id);
-	sq_bind_int(st, 2, now);
-	sq_bind_text(st, 3, version);
-	if ((err = sq_run(db, st, "consent")) != CR_OK)
+	db_bind_int(st, 1, app_id);
+	db_bind_int(st, 2, now);
+	db_bind_text(st, 3, version);
+	if ((err = db_run(st, "consent")) != CR_OK)
 		return err;
-	return sqlite3_changes(db->h) == 1 ? CR_OK : CR_ERR_CONFLICT;
+	return db_changes(db) == 1 ? CR_OK : CR_ERR_CONFLICT;
 }
 
 static const char SQL_APP_EMAILS[] =
@@ -241,20 +241,20 @@ static const char SQL_APP_EMAILS[] =
 enum cr_err
 cr_db_app_emails(struct cr_db *db, int64_t app_id, struct cr_email_check *out, size_t max, size_t *n)
 {
-	sqlite3_stmt *st;
-	int rc;
+	struct db_stmt *st;
+	enum db_rc rc;
 
 	*n = 0;
-	if ((st = sq_prep(db, SQL_APP_EMAILS)) == NULL)
+	if ((st = db_prep(db, SQL_APP_EMAILS)) == NULL)
 		return CR_ERR_IO;
-	sq_bind_int(st, 1, app_id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
-		sq_col_text(st, 0, out[*n].email, sizeof(out[*n].email));
-		out[*n].verified = sqlite3_column_int(st, 1) != 0;
+	db_bind_int(st, 1, app_id);
+	while ((rc = db_step(st)) == DB_ROW && *n < max) {
+		db_col_copy(st, 0, out[*n].email, sizeof(out[*n].email));
+		out[*n].verified = db_col_bool(st, 1);
 		(*n)++;
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? CR_OK : sq_err(db, "application emails");
+	db_reset(st);
+	return rc == DB_DONE || rc == DB_ROW ? CR_OK : db_err(st, "application emails");
 }
 
 static const char SQL_EMAIL_VERIFIED[] =
@@ -263,17 +263,17 @@ static const char SQL_EMAIL_VERIFIED[] =
 enum cr_err
 cr_db_app_email_verified(struct cr_db *db, int64_t app_id, const char *email, time_t now)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	enum cr_err err;
 
-	if ((st = sq_prep(db, SQL_EMAIL_VERIFIED)) == NULL)
+	if ((st = db_prep(db, SQL_EMAIL_VERIFIED)) == NULL)
 		return CR_ERR_IO;
-	sq_bind_int(st, 1, app_id);
-	sq_bind_text(st, 2, email);
-	sq_bind_int(st, 3, now);
-	if ((err = sq_run(db, st, "email verified")) != CR_OK)
+	db_bind_int(st, 1, app_id);
+	db_bind_text(st, 2, email);
+	db_bind_int(st, 3, now);
+	if ((err = db_run(st, "email verified")) != CR_OK)
 		return err;
-	return sqlite3_changes(db->h) == 1 ? CR_OK : CR_ERR_CONFLICT;
+	return db_changes(db) == 1 ? CR_OK : CR_ERR_CONFLICT;
 }
 
 static const char SQL_CODE_LATEST[] =
@@ -283,31 +283,32 @@ static const char SQL_CODE_LATEST[] =
 enum cr_err
 cr_db_code_latest(struct cr_db *db, int64_t app_id, const char *email, struct cr_code_row *out)
 {
-	sqlite3_stmt *st;
-	int rc;
+	struct db_stmt *st;
+	enum db_rc rc;
 	enum cr_err err = CR_OK;
 
-	if ((st = sq_prep(db, SQL_CODE_LATEST)) == NULL)
+	if ((st = db_prep(db, SQL_CODE_LATEST)) == NULL)
 		return CR_ERR_IO;
-	sq_bind_int(st, 1, app_id);
-	sq_bind_text(st, 2, email);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		const void *h = sqlite3_column_blob(st, 1);
+	db_bind_int(st, 1, app_id);
+	db_bind_text(st, 2, email);
+	rc = db_step(st);
+	if (rc == DB_ROW) {
+		size_t hlen;
+		const void *h = db_col_blob(st, 1, &hlen);
 
 		memset(out, 0, sizeof(*out));
-		out->id = sqlite3_column_int64(st, 0);
-		if (h == NULL || sqlite3_column_bytes(st, 1) != CR_HASH_LEN)
+		out->id = db_col_int(st, 0);
+		if (h == NULL || hlen != CR_HASH_LEN)
 			err = CR_ERR_INVALID;
 		else
 			memcpy(out->hash, h, CR_HASH_LEN);
-		out->created_at = (time_t)sqlite3_column_int64(st, 2);
-		out->expires_at = (time_t)sqlite3_column_int64(st, 3);
-		out->attempts = sqlite3_column_int(st, 4);
-		out->used = sqlite3_column_int(st, 5) != 0;
+		out->created_at = (time_t)db_col_int(st, 2);
+		out->expires_at = (time_t)db_col_int(st, 3);
+		out->attempts = (int)db_col_int(st, 4);
+		out->used = db_col_bool(st, 5);
 	} else
-		err = rc == SQLITE_DONE ? CR_ERR_NOTFOUND : sq_err(db, "latest code");
-	sqlite3_reset(st);
+		err = rc == DB_DONE ? CR_ERR_NOTFOUND : db_err(st, "latest code");
+	db_reset(st);
 	return err;
 }
 
@@ -318,16 +319,16 @@ enum cr_err
 cr_db_code_add(struct cr_db *db, int64_t app_id, const char *email, const unsigned char hash[CR_HASH_LEN], time_t now,
     time_t expires_at)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 
-	if ((st = sq_prep(db, SQL_CODE_ADD)) == NULL)
+	if ((st = db_prep(db, SQL_CODE_ADD)) == NULL)
 		return CR_ERR_IO;
-	sq_bind_int(st, 1, app_id);
-	sq_bind_text(st, 2, email);
-	sq_bind_blob(st, 3, hash, CR_HASH_LEN);
-	sq_bind_int(st, 4, now);
-	sq_bind_int(st, 5, expires_at);
-	return sq_run(db, st, "code add");
+	db_bind_int(st, 1, app_id);
+	db_bind_text(st, 2, email);
+	db_bind_blob(st, 3, hash, CR_HASH_LEN);
+	db_bind_int(st, 4, now);
+	db_bind_int(st, 5, expires_at);
+	return db_run(st, "code add");
 }
 
 static const char SQL_CODE_WRONG[] = "UPDATE email_codes SET attempts = attempts + 1 WHERE id = $1";
@@ -336,28 +337,28 @@ static const char SQL_CODE_USED[] = "UPDATE email_codes SET used_at = $2 WHERE i
 enum cr_err
 cr_db_code_wrong(struct cr_db *db, int64_t code_id)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 
-	if ((st = sq_prep(db, SQL_CODE_WRONG)) == NULL)
+	if ((st = db_prep(db, SQL_CODE_WRONG)) == NULL)
 		return CR_ERR_IO;
-	sq_bind_int(st, 1, code_id);
-	return sq_run(db, st, "code wrong");
+	db_bind_int(st, 1, code_id);
+	return db_run(st, "code wrong");
 }
 
 enum cr_err
 cr_db_code_used(struct cr_db *db, int64_t code_id, time_t now)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	enum cr_err err;
 
-	if ((st = sq_prep(db, SQL_CODE_USED)) == NULL)
+	if ((st = db_prep(db, SQL_CODE_USED)) == NULL)
 		return CR_ERR_IO;
-	sq_bind_int(st, 1, code_id);
-	sq_bind_int(st, 2, now);
-	if ((err = sq_run(db, st, "code used")) != CR_OK)
+	db_bind_int(st, 1, code_id);
+	db_bind_int(st, 2, now);
+	if ((err = db_run(st, "code used")) != CR_OK)
 		return err;
 	/* Two tabs submitting the same code: only one wins. */
-	return sqlite3_changes(db->h) == 1 ? CR_OK : CR_ERR_CONFLICT;
+	return db_changes(db) == 1 ? CR_OK : CR_ERR_CONFLICT;
 }
 
 static const char SQL_CODE_STATS[] =
@@ -367,18 +368,23 @@ static const char SQL_CODE_LAST[] = "SELECT coalesce(max(created_at), 0) FROM em
 enum cr_err
 cr_db_code_stats(struct cr_db *db, const char *email, time_t since, int *count, time_t *last_sent)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
+	int64_t v;
+	enum cr_err err;
 
-	if ((st = sq_prep(db, SQL_CODE_STATS)) == NULL)
+	*count = 0;
+	*last_sent = 0;
+	if ((st = db_prep(db, SQL_CODE_STATS)) == NULL)
 		return CR_ERR_IO;
-	sq_bind_text(st, 1, email);
-	sq_bind_int(st, 2, since);
-	*count = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-	sqlite3_reset(st);
-	if ((st = sq_prep(db, SQL_CODE_LAST)) == NULL)
+	db_bind_text(st, 1, email);
+	db_bind_int(st, 2, since);
+	if ((err = db_one_int(st, "code stats", &v)) != CR_OK)
+		return err;
+	*count = (int)v;
+	if ((st = db_prep(db, SQL_CODE_LAST)) == NULL)
 		return CR_ERR_IO;
-	sq_bind_text(st, 1, email);
-	*last_sent = sqlite3_step(st) == SQLITE_ROW ? (time_t)sqlite3_column_int64(st, 0) : 0;
-	sqlite3_reset(st);
-	return CR_OK;
+	db_bind_text(st, 1, email);
+	err = db_one_int(st, "code stats", &v);
+	*last_sent = (time_t)v;
+	return err;
 }
