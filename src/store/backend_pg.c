@@ -410,6 +410,10 @@ pg_commit(struct cr_db *cdb)
 {
 	struct pg_db *db = PGDB(cdb);
 
+	if (PQstatus(db->conn) != CONNECTION_OK) {
+		cr_error("store", "commit: the connection to PostgreSQL was lost; the transaction is gone");
+		return CR_ERR_IO;
+	}
 	/* COMMIT of an aborted transaction "succeeds" as a ROLLBACK: refuse it instead. */
 	if (PQtransactionStatus(db->conn) == PQTRANS_INERROR) {
 		cr_error("store", "commit of a transaction in which a statement failed: rolled back");
