@@ -300,7 +300,9 @@ enum cr_err cr_db_code_add(struct cr_db *db, int64_t app_id, const char *email, 
     time_t now, time_t expires_at);
 enum cr_err cr_db_code_wrong(struct cr_db *db, int64_t code_id);
 enum cr_err cr_db_code_used(struct cr_db *db, int64_t code_id, time_t now);
-/* Codes sent to an address (any application) since `since`, and when the newest was sent (0: never). */
+/* Codes sent to an address (any application) since `since`, and when the newest was sent (0: never).
+   Inside a transaction on PostgreSQL this also locks the address until the transaction ends, and
+   code_latest locks the code's row, so limits and attempts hold with parallel requests. */
 enum cr_err cr_db_code_stats(struct cr_db *db, const char *email, time_t since, int *count, time_t *last_sent);
 
 #endif

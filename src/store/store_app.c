@@ -7,6 +7,9 @@
 
 #include "db_int.h"
 
+/* PostgreSQL advisory lock class (two-key form: class, hash of the address) for code limits. */
+#define LOCK_CODE_ADDRESS 0x63724364 /* "crCd" */
+
 #define VIEW_COLS \
 	"c.id, c.serial_hex, c.type, c.status, c.not_before, c.not_after, c.holder_id, c.email, c.org_id," \
 	" c.department, c.position, c.tx_limit, c.proxy_qualification, c.signing_account, o.name, p.name"
@@ -276,9 +279,9 @@ cr_db_app_email_verified(struct cr_db *db, int64_t app_id, const char *email, ti
 	return db_changes(db) == 1 ? CR_OK : CR_ERR_CONFLICT;
 }
 
-static const char SQL_CODE_LATEST[] =
-    "SELECT id, code_hash, created_at, expires_at, attempts, used_at IS NOT NULL FROM email_codes"
-    " WHERE application_id = $1 AND email = $2 ORDER BY id DESC LIMIT 1";
+#define CODE_LATEST \
+	"SELECT id, code_hash, created_at, expires_at, attempts, used_at IS NOT NULL FROM email_codes" \
+	" WHERE application_id = $1 AND email = $2 ORDER BY id DESC LIMIT 1"
 
 enum cr_err
 cr_db_code_latest(struct cr_db *db, int64_t app_id, const char *email, struct cr_code_row *out)
@@ -287,7 +290,13 @@ cr_db_code_latest(struct cr_db *db, int64_t app_id, const char *email, struct cr
 	enum db_rc rc;
 	enum cr_err err = CR_OK;
 
-	if ((st = db_prep(db, SQL_CODE_LATEST)) == NULL)
+	static const char SQL_CODE_LATEST_SQLITE[] = CODE_LATEST;
+	/* Inside the caller's transaction the row stays locked until it ends, so parallel guesses are
+	   checked one after the other, each seeing the attempts the one before counted (SQLite: the
+	   write transaction already serialises them). */
+	static const char SQL_CODE_LATEST_PG[] = CODE_LATEST " FOR UPDATE";
+
+	if ((st = db_prep2(db, SQL_CODE_LATEST_SQLITE, SQL_CODE_LATEST_PG)) == NULL)
 		return CR_ERR_IO;
 	db_bind_int(st, 1, app_id);
 	db_bind_text(st, 2, email);
@@ -372,8 +381,20 @@ cr_db_code_stats(struct cr_db *db, const char *email, time_t since, int *count, 
 	int64_t v;
 	enum cr_err err;
 
+	/* The limits are read and then acted on in the caller's transaction. SQLite serialises writers;
+	   on PostgreSQL a lock per address does, so two parallel sends cannot both see "none yet". */
+	static const char SQL_CODE_ADDR_LOCK_PG[] = "SELECT pg_advisory_xact_lock(CAST($1 AS INTEGER), hashtext($2))";
+
 	*count = 0;
 	*last_sent = 0;
+	if (db->kind == DB_PG && db->in_tx) {
+		if ((st = db_prep(db, SQL_CODE_ADDR_LOCK_PG)) == NULL)
+			return CR_ERR_IO;
+		db_bind_int(st, 1, LOCK_CODE_ADDRESS);
+		db_bind_text(st, 2, email);
+		if ((err = db_run(st, "code address lock")) != CR_OK)
+			return err;
+	}
 	if ((st = db_prep(db, SQL_CODE_STATS)) == NULL)
 		return CR_ERR_IO;
 	db_bind_text(st, 1, email);

@@ -182,14 +182,14 @@ function assertConsistent(sys, what) {
 
 /** Every due certificate has exactly one notice row and every due holder exactly one notice mail. */
 function assertExactlyOnce(sys, expectHolders, what) {
-  const due = sql(sys, `SELECT count(*) AS certs, count(DISTINCT holder_id) AS holders FROM (${dueCerts(sys)})`)[0];
+  const due = sql(sys, `SELECT count(*) AS certs, count(DISTINCT holder_id) AS holders FROM (${dueCerts(sys)}) d`)[0];
   assert.equal(due.holders, expectHolders, `${what}: due holders in the database`);
   const perCert = sql(sys, `SELECT d.id, (SELECT count(*) FROM notices n WHERE n.cert_id = d.id AND n.kind = 'notice'
       AND n.not_after = d.not_after) AS n FROM (${dueCerts(sys)}) d`);
   const bad = perCert.filter((r) => r.n !== 1);
   assert.equal(bad.length, 0, `${what}: certificates without exactly one notice row: ${JSON.stringify(bad.slice(0, 5))}`);
   const perHolder = sql(sys, `SELECT p.email, (SELECT count(*) FROM outbox o WHERE o.to_addr = p.email AND o.kind = 'notice') AS n
-    FROM people p WHERE p.id IN (SELECT holder_id FROM (${dueCerts(sys)}))`);
+    FROM people p WHERE p.id IN (SELECT holder_id FROM (${dueCerts(sys)}) d)`);
   const badH = perHolder.filter((r) => r.n !== 1);
   assert.equal(badH.length, 0, `${what}: holders without exactly one notice mail: ${JSON.stringify(badH.slice(0, 5))}`);
   assert.equal(one(sys, "SELECT count(*) FROM outbox WHERE kind = 'notice'"), expectHolders, `${what}: notice mails`);

@@ -238,8 +238,8 @@ export class System {
     return {
       /** A blob column as lower-case hex text. */
       hex: (expr) => (pg ? `encode(${expr}, 'hex')` : `lower(hex(${expr}))`),
-      /** The current Unix time as an integer. */
-      now: pg ? 'CAST(extract(epoch FROM now()) AS BIGINT)' : "CAST(strftime('%s', 'now') AS INTEGER)",
+      /** The current Unix time as an integer (truncated, as time(NULL) and strftime('%s') are). */
+      now: pg ? 'CAST(floor(extract(epoch FROM now())) AS BIGINT)' : "CAST(strftime('%s', 'now') AS INTEGER)",
       /** Does blob expr contain the text s (a quoted SQL string)? As 1 or 0. */
       blobHas: (expr, s) => (pg ? `CAST(position(convert_to(${s}, 'UTF8') IN ${expr}) > 0 AS INTEGER)`
         : `CAST(instr(${expr}, CAST(${s} AS BLOB)) > 0 AS INTEGER)`),
