@@ -14,7 +14,7 @@
 // server's `postgres` database (where the store's unit tests create their own), then stops the server
 // and exits with CMD's status.
 
-import { spawnSync, execFileSync } from 'node:child_process';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { chownSync, mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -55,6 +55,24 @@ function runAs(user, bin, args, { allowFail = false, timeout = CMD_TIMEOUT } = {
     throw new Error(`${path.basename(bin)} ${args.join(' ')}: ${r.error ? r.error.message : `exit ${r.status}`}\n${out}`);
   }
   return { status: r.status, out };
+}
+
+/** The same, without blocking the event loop (HTTP traffic goes on meanwhile); bounded by timeout. */
+function runAsAsync(user, bin, args, timeout = 90_000) {
+  const cmd = user ? 'runuser' : bin;
+  const argv = user ? ['-u', 'postgres', '--', bin, ...args] : args;
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, argv, { cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (b) => { out += b; });
+    child.stderr.on('data', (b) => { out += b; });
+    const t = setTimeout(() => child.kill('SIGKILL'), timeout);
+    child.on('close', (code, signal) => {
+      clearTimeout(t);
+      if (code === 0) resolve(out);
+      else reject(new Error(`${path.basename(bin)} ${args.join(' ')}: exit ${code ?? signal}\n${out}`));
+    });
+  });
 }
 
 const servers = new Set();
@@ -135,6 +153,21 @@ export class PgServer {
   restart() {
     runAs(this.user, path.join(PG_BIN, 'pg_ctl'), ['-D', this.data, '-l', this.log, '-w', '-t', '60', '-m', 'fast',
       '-o', this.opts, 'restart'], { timeout: 90_000 });
+  }
+
+  /** pg_ctl restart / stop / start without blocking the event loop. */
+  restartAsync() {
+    return runAsAsync(this.user, path.join(PG_BIN, 'pg_ctl'), ['-D', this.data, '-l', this.log, '-w', '-t', '60', '-m',
+      'fast', '-o', this.opts, 'restart']);
+  }
+
+  stopAsync() {
+    return runAsAsync(this.user, path.join(PG_BIN, 'pg_ctl'), ['-D', this.data, '-w', '-t', '60', '-m', 'fast', 'stop']);
+  }
+
+  startAsync() {
+    return runAsAsync(this.user, path.join(PG_BIN, 'pg_ctl'), ['-D', this.data, '-l', this.log, '-w', '-t', '60', '-o',
+      this.opts, 'start']);
   }
 
   stopFast() {
