@@ -4,6 +4,8 @@
 #   govsim on :8081, `certrenew serve` on :8080, `certrenew jobs` (the worker),
 # all in the background, logs in var/log/, pids in var/run/. Prints the URLs.
 # `scripts/run.sh stop` (`make stop`) stops them. Ports: CERTRENEW_PORT, GOVSIM_PORT; var dir: CERTRENEW_VAR_DIR.
+# With CERTRENEW_DATABASE_URL=postgresql://... the database is that PostgreSQL one (migrated, demo data
+# loaded when it has no holders) instead of var/certrenew.db.
 # POSIX sh: `make run` runs it with sh.
 set -eu
 
@@ -70,11 +72,21 @@ export CERTRENEW_MODE CERTRENEW_VAR_DIR CERTRENEW_LISTEN CERTRENEW_BASE_URL CERT
 
 stop_all
 
-if [ ! -f "$VAR/certrenew.db" ]; then
-	say "initialising $VAR"
-	"$BIN/certrenew" init || die "certrenew init failed"
-fi
-holders=$(sqlite3 "$VAR/certrenew.db" 'SELECT count(DISTINCT holder_id) FROM certificates;' 2>/dev/null || echo "?")
+case "${CERTRENEW_DATABASE_URL:-}" in
+postgres://* | postgresql://*)
+	# PostgreSQL (the database must exist): init is idempotent, so it runs every time and migrates.
+	say "database: PostgreSQL (CERTRENEW_DATABASE_URL)"
+	"$BIN/certrenew" init >/dev/null || die "certrenew init failed"
+	holders=$(psql -X -q -A -t -d "$CERTRENEW_DATABASE_URL" -c 'SELECT count(DISTINCT holder_id) FROM certificates' 2>/dev/null || echo "?")
+	;;
+*)
+	if [ ! -f "$VAR/certrenew.db" ]; then
+		say "initialising $VAR"
+		"$BIN/certrenew" init || die "certrenew init failed"
+	fi
+	holders=$(sqlite3 "$VAR/certrenew.db" 'SELECT count(DISTINCT holder_id) FROM certificates;' 2>/dev/null || echo "?")
+	;;
+esac
 if [ "$holders" != "0" ] && [ "$holders" != "?" ]; then
 	: # demo data (or real holders) already there
 else
