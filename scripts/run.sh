@@ -4,6 +4,8 @@
 #   govsim on :8081, `certrenew serve` on :8080, `certrenew jobs` (the worker),
 # all in the background, logs in var/log/, pids in var/run/. Prints the URLs.
 # `scripts/run.sh stop` (`make stop`) stops them. Ports: CERTRENEW_PORT, GOVSIM_PORT; var dir: CERTRENEW_VAR_DIR.
+# With CERTRENEW_DATABASE_URL=postgresql://... the database is that PostgreSQL one (migrated, demo data
+# loaded when it has no holders) instead of var/certrenew.db.
 # POSIX sh: `make run` runs it with sh.
 set -eu
 
@@ -70,11 +72,22 @@ export CERTRENEW_MODE CERTRENEW_VAR_DIR CERTRENEW_LISTEN CERTRENEW_BASE_URL CERT
 
 stop_all
 
-# init is idempotent: a var/ from an older checkout gets the newer schema and keys.
-[ -f "$VAR/certrenew.db" ] || say "initialising $VAR"
+# init is idempotent: it runs every time, so a database from an older checkout gets the newer
+# schema and keys.
 mkdir -p "$VAR/log"
-"$BIN/certrenew" init >>"$VAR/log/init.log" 2>&1 || { tail -n 20 "$VAR/log/init.log" >&2; die "certrenew init failed"; }
-holders=$(sqlite3 "$VAR/certrenew.db" 'SELECT count(DISTINCT holder_id) FROM certificates;' 2>/dev/null || echo "?")
+case "${CERTRENEW_DATABASE_URL:-}" in
+postgres://* | postgresql://*)
+	# PostgreSQL (the database must exist).
+	say "database: PostgreSQL (CERTRENEW_DATABASE_URL)"
+	"$BIN/certrenew" init >>"$VAR/log/init.log" 2>&1 || { tail -n 20 "$VAR/log/init.log" >&2; die "certrenew init failed"; }
+	holders=$(psql -X -q -A -t -d "$CERTRENEW_DATABASE_URL" -c 'SELECT count(DISTINCT holder_id) FROM certificates' 2>/dev/null || echo "?")
+	;;
+*)
+	[ -f "$VAR/certrenew.db" ] || say "initialising $VAR"
+	"$BIN/certrenew" init >>"$VAR/log/init.log" 2>&1 || { tail -n 20 "$VAR/log/init.log" >&2; die "certrenew init failed"; }
+	holders=$(sqlite3 "$VAR/certrenew.db" 'SELECT count(DISTINCT holder_id) FROM certificates;' 2>/dev/null || echo "?")
+	;;
+esac
 if [ "$holders" != "0" ] && [ "$holders" != "?" ]; then
 	: # demo data (or real holders) already there
 else

@@ -2,9 +2,11 @@
 # The whole test suite, as `make test` runs it (after scripts/install-deps.sh):
 #   1. npm ci when node_modules is missing or older than package-lock.json
 #   2. make all
-#   3. cmocka unit tests (build/tests/test_*)
-#   4. node:test suites against build/: integration, interop (oidc-provider), e2e (chromium)
-#   5. make asan; unit tests from build-asan/tests; the integration suite against build-asan/
+#   3. cmocka unit tests (build/tests/test_*), and the store's again against a throw-away PostgreSQL
+#   4. node:test suites against build/: integration (SQLite, then again with CR_TEST_DB=postgres on
+#      throw-away PostgreSQL 15 servers), interop (oidc-provider), e2e (chromium)
+#   5. make asan; unit tests from build-asan/tests (the store's also on PostgreSQL); the integration
+#      suite against build-asan/
 # Prints each suite's result as it goes; full logs are in tests/out/. The last line is exactly
 # `N passed, N failed` (sums over all suites). Exits non-zero when anything failed or could not run
 # (a suite that crashes or prints no summary counts as at least one failure).
@@ -109,6 +111,31 @@ run_unit() {
 	fi
 }
 
+# run_unit_pg BUILD_DIR: the store's unit tests against a throw-away PostgreSQL (tests/lib/postgres.mjs
+# starts it, sets CR_TEST_DATABASE_URL, stops and removes it).
+run_unit_pg() {
+	t="$1/tests/test_store"
+	if [ "$NODE_OK" -ne 1 ]; then
+		add "unit $t (postgres): node missing" 0 1 0
+		return
+	fi
+	log="$OUT/unit-$(basename "$1")-test_store-pg.log"
+	t0=$(date +%s)
+	timeout "$T_UNIT" node tests/lib/postgres.mjs run -- "$t" >"$log" 2>&1
+	rc=$?
+	p=$(sed -n 's/^\[  PASSED  \] \([0-9][0-9]*\) test.*/\1/p' "$log" | awk '{s += $1} END {print s + 0}')
+	f=$(sed -n 's/^\[  FAILED  \] \([0-9][0-9]*\) test.*/\1/p' "$log" | awk '{s += $1} END {print s + 0}')
+	sk=$(sed -n 's/^\[  SKIPPED \] \([0-9][0-9]*\) test.*/\1/p' "$log" | awk '{s += $1} END {print s + 0}')
+	why=""
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; why=" (exit $rc)"; fi
+	if grep -Eq "$SANITIZER_RE" "$log" && [ "$f" -eq 0 ]; then f=1; why=" (sanitizer report)"; fi
+	if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then f=1; why=" (no cmocka summary)"; fi
+	# Against PostgreSQL nothing may be skipped (the skips are for SQLite).
+	if [ "$sk" -ne 0 ] && [ "$f" -eq 0 ]; then f=$sk; why=" ($sk skipped)"; fi
+	add "unit $t (postgres)$why" "$p" "$f" $(($(date +%s) - t0))
+	if [ "$f" -ne 0 ]; then show_failure "$log"; fi
+}
+
 # run_node LABEL FILE...: a node:test suite with the TAP reporter; counts `# pass` / `# fail` / `# cancelled`.
 run_node() {
 	label=$1
@@ -146,9 +173,15 @@ run_node() {
 # ---------------------------------------------------------------- 3, 4. build/
 say "== unit tests (build/)"
 run_unit build
+run_unit_pg build
 
 say "== integration (build/)"
 run_node "integration build" tests/integration/*.test.mjs
+say "== integration on PostgreSQL (build/)"
+CR_TEST_DB=postgres
+export CR_TEST_DB
+run_node "integration build postgres" tests/integration/*.test.mjs
+unset CR_TEST_DB
 say "== interop: oidc-provider (build/)"
 run_node "interop build" tests/interop/*.test.mjs
 say "== e2e: chromium (build/)"
@@ -170,6 +203,7 @@ export ASAN_OPTIONS UBSAN_OPTIONS
 
 say "== unit tests (build-asan/)"
 run_unit build-asan
+run_unit_pg build-asan
 
 say "== integration (build-asan/)"
 CR_BIN_DIR=build-asan

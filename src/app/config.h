@@ -20,7 +20,7 @@ struct cr_config {
 	char listen_host[64];                /* listen = host:port */
 	int listen_port;
 	char base_url[CR_CFG_STR];           /* base_url, no trailing slash */
-	char database_url[CR_CFG_STR];       /* database.url: sqlite:PATH */
+	char database_url[CR_CFG_STR];       /* database.url: sqlite:PATH or postgresql://... */
 	char govid_issuer[CR_CFG_STR];       /* govid.issuer */
 	char govid_client_id[256];           /* govid.client_id */
 	char govid_client_secret_file[CR_CFG_STR];

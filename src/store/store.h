@@ -4,8 +4,8 @@
  * or command, and group writes in cr_db_begin/cr_db_commit so a state change
  * and its audit row commit together.
  *
- * SQLite (WAL) is the embedded backend; the functions below are the whole
- * contract, so a PostgreSQL backend can sit behind them without touching callers.
+ * SQLite (WAL) is the embedded backend, PostgreSQL (libpq) the production one;
+ * the functions below are the whole contract for both (docs/internals/store.md).
  * Text results are copied into caller-owned structs; nothing returned borrows
  * from the connection.
  */
@@ -23,11 +23,13 @@
 struct cr_store;
 struct cr_db;
 
-/* Opens a pool of `connections` connections to url ("sqlite:PATH" or a bare path).
-   The database file is created if missing. */
+/* Opens a pool of `connections` connections to url: "sqlite:PATH" or a bare path (the file is
+   created if missing), or a libpq URI "postgresql://..." / "postgres://...". CR_ERR_CONFIG for
+   another scheme or a PostgreSQL server that cannot be reached or refuses the login. */
 enum cr_err cr_store_open(const char *url, int connections, struct cr_store **out);
 void cr_store_close(struct cr_store *st); /* NULL is a no-op; all connections must be back */
-/* Borrows a connection, waiting for one to be free. Never NULL. */
+/* Borrows a connection, waiting for one to be free. Never NULL. A PostgreSQL connection that was
+   lost is reconnected here; while that fails, its queries fail with CR_ERR_IO. */
 struct cr_db *cr_store_get(struct cr_store *st);
 /* Returns a connection; an open transaction is rolled back. */
 void cr_store_put(struct cr_store *st, struct cr_db *db);
@@ -37,8 +39,10 @@ enum cr_err cr_db_migrate(struct cr_db *db);
 /* Current schema version (0 on an empty database). */
 enum cr_err cr_db_schema_version(struct cr_db *db, int *out);
 
-/* Write transactions. begin takes the write lock at once, so two writers queue
-   rather than fail at commit. */
+/* Write transactions. SQLite: begin takes the write lock at once, so two writers queue
+   rather than fail at commit. PostgreSQL: READ COMMITTED; what must be serialised (the audit
+   chain, notices per holder) takes its own lock inside. On PostgreSQL an error inside a
+   transaction aborts it: roll back after any error (commit then fails). */
 enum cr_err cr_db_begin(struct cr_db *db);
 enum cr_err cr_db_commit(struct cr_db *db);
 void cr_db_rollback(struct cr_db *db);
@@ -224,6 +228,8 @@ struct cr_due_cert {
  * kind "reminder-N": the same with days = N, only for certificates already noticed and whose
  * holder has not finished identity verification.
  * due_holders pages through holders by id (> after_id, at most max).
+ * due_certs, called inside a transaction on PostgreSQL, also locks the holder's notices until the
+ * transaction ends, so a concurrent runner re-reads after this one committed (exactly once).
  */
 enum cr_err cr_db_notice_due_holders(struct cr_db *db, const char *kind, time_t now, int days, int64_t after_id,
     size_t max, int64_t *ids, size_t *n);
@@ -294,7 +300,9 @@ enum cr_err cr_db_code_add(struct cr_db *db, int64_t app_id, const char *email, 
     time_t now, time_t expires_at);
 enum cr_err cr_db_code_wrong(struct cr_db *db, int64_t code_id);
 enum cr_err cr_db_code_used(struct cr_db *db, int64_t code_id, time_t now);
-/* Codes sent to an address (any application) since `since`, and when the newest was sent (0: never). */
+/* Codes sent to an address (any application) since `since`, and when the newest was sent (0: never).
+   Inside a transaction on PostgreSQL this also locks the address until the transaction ends, and
+   code_latest locks the code's row, so limits and attempts hold with parallel requests. */
 enum cr_err cr_db_code_stats(struct cr_db *db, const char *email, time_t since, int *count, time_t *last_sent);
 
 #endif

@@ -1,19 +1,15 @@
 // Department coordinator's page (SPEC R2.1, R2.3; issue 3): a coordinator sees and decides only their own
 // organisation's expiring certificates, one by one or in bulk; forged ids, missing CSRF tokens and other
-// roles change nothing. The database is read with the sqlite3 CLI to check what really changed.
+// roles change nothing. The database is read (sys.sql: SQLite or PostgreSQL) to check what really changed.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
 import {
   startSystem, CookieJar, login, forms, elements, startTags, run, CERTRENEW, WONG, CHAN, LEI, TEST_TIMEOUT,
 } from '../lib/harness.mjs';
 
 let sys;
-let dbFile;
 before(async () => {
   sys = await startSystem();
-  dbFile = path.join(sys.varDir, 'certrenew.db');
 }, { timeout: 120_000 });
 // stop() throws on a crash or a sanitizer report, which fails this file.
 after(async () => { if (sys) await sys.stop(); });
@@ -22,11 +18,7 @@ const T = { timeout: TEST_TIMEOUT };
 const CTT_NAME = 'Direccao dos Servicos de Correios e Telecomunicacoes';
 
 /** Runs SQL on the portal's database (bounded); returns the rows as objects. */
-function sql(query) {
-  const out = execFileSync('sqlite3', ['-cmd', '.timeout 5000', '-json', dbFile, query],
-    { encoding: 'utf8', timeout: 15_000 });
-  return out.trim() ? JSON.parse(out) : [];
-}
+const sql = (query) => sys.sql(query);
 const q = (s) => `'${String(s).replace(/'/g, "''")}'`;
 
 function certsOf(sub) {

@@ -1,10 +1,9 @@
 // DEV mail viewer (issue 3): after a `certrenew jobs --once` run, /dev/mail on the portal lists the outbox
 // newest first and /dev/mail/message?id=N shows a message decoded; the notice's link opens the portal. In
-// production mode the viewer does not exist (404). The database is read with the sqlite3 CLI.
+// production mode the viewer does not exist (404). The database is read through sys.sql (either backend).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import path from 'node:path';
+import { spawn } from 'node:child_process';
 import {
   startSystem, CookieJar, login, elements, run, freePort, waitHealthy, sleep,
   CERTRENEW, ROOT, WONG, CHAN, TEST_TIMEOUT,
@@ -14,19 +13,14 @@ const T = { timeout: TEST_TIMEOUT };
 const SUBJECT_NOTICE = 'eSignTrust 電子證書服務（政府機關） - 部門用戶電子證書續期《待續期》通知';
 
 let sys;
-let dbFile;
 let jobsOut;
 before(async () => {
   sys = await startSystem();
-  dbFile = path.join(sys.varDir, 'certrenew.db');
   jobsOut = run(CERTRENEW, ['jobs', '--once'], sys.env); // no smtp.url: delivered as var/mail/*.eml
 }, { timeout: 120_000 });
 after(async () => { if (sys) await sys.stop().catch(() => {}); });
 
-function sql(query) {
-  const out = execFileSync('sqlite3', ['-cmd', '.timeout 5000', '-json', dbFile, query], { encoding: 'utf8', timeout: 15_000 });
-  return out.trim() ? JSON.parse(out) : [];
-}
+const sql = (query) => sys.sql(query);
 
 async function get(url) {
   const res = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(15_000) });

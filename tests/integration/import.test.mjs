@@ -2,7 +2,7 @@
 //
 // Certificates are made at run time with the openssl command (a throwaway CA in a temp dir), so no
 // key is committed. Every refused import must name each bad line (FILE:LINE: reason) or file and
-// write nothing: the tests compare table counts before and after with the sqlite3 CLI, and end by
+// write nothing: the tests compare table counts before and after (sys.sqlText, either backend), and end by
 // importing the same certificates correctly, which would fail had a refusal left anything behind.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,7 +18,6 @@ const SANITIZER_RE = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUM
 
 let sys;
 let dir; // certificates and CSV files
-let db;
 
 // ---------------------------------------------------------------- helpers
 
@@ -39,7 +38,7 @@ function certrenew(...args) {
 }
 
 function sql(query) {
-  return sh('sqlite3', [db, query]).trim();
+  return sys.sqlText(query).trim();
 }
 
 function counts() {
@@ -147,7 +146,6 @@ let fresh; // certificates used by the refused imports, finally imported correct
 before(async () => {
   sys = await System.prepare({ demoData: false });
   {
-    db = path.join(sys.varDir, 'certrenew.db');
     dir = mkdtempSync(path.join(os.tmpdir(), 'certrenew-import-'));
     mkdirSync(path.join(dir, 'newcerts'));
     writeFileSync(path.join(dir, 'index.txt'), '');
@@ -205,7 +203,7 @@ test('import-certs loads PEM, DER and a PEM bundle with their holder rows', T, (
   const s = der.serial.toLowerCase();
   assert.equal(sql(`select type || '|' || signing_account || '|' || email from certificates where serial_hex = '${s}'`),
     'cloudsign|acct-bravo|bravo@test.gov.mo');
-  assert.equal(sql(`select lower(hex(der)) from certificates where serial_hex = '${s}'`),
+  assert.equal(sql(`select ${sys.dialect.hex('der')} from certificates where serial_hex = '${s}'`),
     readFileSync(der.file).toString('hex'));
   const notAfter = sh('openssl', ['x509', '-in', path.join(dir, 'bravo.pem'), '-noout', '-enddate']).trim().replace(/^notAfter=/, '');
   assert.equal(Number(sql(`select not_after from certificates where serial_hex = '${s}'`)), Date.parse(notAfter) / 1000);

@@ -3,10 +3,10 @@
 // MIME itself and compares it with the seed's text. Then: declined and late confirmations, SMTP outages and
 // retries, give-up and `mail retry`, two runners at once, crashes (abort and SIGKILL) mid-batch, reminders.
 // Each test has its own var dir (`certrenew init` + `demo-data` through the harness); the database is read
-// and arranged with the sqlite3 CLI. Every child process and server is bounded in time.
+// and arranged through sys.sql (SQLite or PostgreSQL). Every child process and server is bounded in time.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { System, CERTRENEW, ROOT, WONG, CHAN, freePort, sleep } from '../lib/harness.mjs';
@@ -63,7 +63,6 @@ function assertParagraphsInOrder(body, expected, what) {
 /** A fresh system (var dir, init, demo-data); the test's body runs with it and it is removed afterwards. */
 async function withSystem(fn) {
   const sys = await System.prepare();
-  sys.db = path.join(sys.varDir, 'certrenew.db');
   sys.env = { ...sys.env, CERTRENEW_BASE_URL: BASE_URL };
   const servers = [];
   sys.smtp = async (opts) => { const s = await SmtpServer.start(opts); servers.push(s); return s; };
@@ -114,11 +113,10 @@ function start(sys, args, env = {}, limitMs = CMD_TIMEOUT) {
   return { child, done };
 }
 
-function sql(sys, query) {
-  const out = execFileSync('sqlite3', ['-cmd', '.timeout 10000', '-json', sys.db, query],
-    { encoding: 'utf8', timeout: 30_000, maxBuffer: 64 * 1024 * 1024 });
-  return out.trim() ? JSON.parse(out) : [];
-}
+/** Rows of a query on the system's database (SQLite or PostgreSQL, see harness). */
+const sql = (sys, query) => sys.sql(query);
+/** The current Unix time in SQL, in the system's dialect. */
+const NOW = (sys) => sys.dialect.now;
 const q = (s) => `'${String(s).replace(/'/g, "''")}'`;
 const one = (sys, query) => Object.values(sql(sys, query)[0] ?? { v: null })[0];
 
@@ -131,29 +129,35 @@ const outbox = (sys) => sql(sys, 'SELECT id, kind, to_addr, subject, message_id,
  * minutes per holder, so that expiry dates differ), all confirmed. Column lists as in migrations_sqlite.c.
  */
 function addHolders(sys, n, { certs = 2, days = 10, prefix = 'bulk' } = {}) {
+  const now = NOW(sys);
+  const pg = sys.dbKind === 'postgres';
+  const pfx = prefix === 'bulk' ? 'b0' : 'c0';
+  const idNumber = pg ? "'9' || lpad(CAST(i AS TEXT), 6, '0') || '(0)'" : "printf('9%06d(0)', i)";
+  const serial = pg ? `'${pfx}' || lpad(to_hex(p.id), 8, '0') || lpad(to_hex(k.j), 2, '0')`
+    : `printf('%s%08x%02x', '${pfx}', p.id, k.j)`;
   sql(sys, `BEGIN;
     WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ${n})
     INSERT INTO people (govid_sub, name, name_zh, email, id_number, org_id, department, position, created_at)
       SELECT '${prefix}-' || i, 'Holder ' || i || ' ${prefix.toUpperCase()}', '', '${prefix}' || i || '@example.gov.mo',
-        printf('9%06d(0)', i), 1, 'n/a', 'Tecnico', unixepoch() FROM s;
+        ${idNumber}, 1, 'n/a', 'Tecnico', ${now} FROM s;
     WITH RECURSIVE k(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM k WHERE j < ${certs - 1})
     INSERT INTO certificates (serial_hex, type, status, not_before, not_after, holder_id, email, org_id,
         department, position, tx_limit, proxy_qualification, signing_account, der, created_at)
-      SELECT printf('%s%08x%02x', '${prefix === 'bulk' ? 'b0' : 'c0'}', p.id, k.j),
+      SELECT ${serial},
         CASE k.j % 3 WHEN 0 THEN 'qualified' WHEN 1 THEN 'encryption' ELSE 'cloudsign' END, 'issued',
-        unixepoch() - 3 * 365 * 86400, unixepoch() + ${days} * 86400 + p.id * 60, p.id, p.email, 1,
-        'n/a', 'Tecnico', '', '', '', NULL, unixepoch()
+        ${now} - 3 * 365 * 86400, ${now} + ${days} * 86400 + p.id * 60, p.id, p.email, 1,
+        'n/a', 'Tecnico', '', '', '', NULL, ${now}
       FROM people p, k WHERE p.govid_sub LIKE '${prefix}-%';
     INSERT INTO confirmations (cert_id, decision, decided_by, decided_at)
-      SELECT c.id, 'confirmed', 'test', unixepoch() FROM certificates c JOIN people p ON p.id = c.holder_id
+      SELECT c.id, 'confirmed', 'test', ${now} FROM certificates c JOIN people p ON p.id = c.holder_id
       WHERE p.govid_sub LIKE '${prefix}-%';
     COMMIT;`);
 }
 
 // The certificates that are due for their first notice right now (window 30 days), computed independently.
-const DUE_CERTS = `SELECT c.id, c.holder_id, c.not_after FROM certificates c
+const dueCerts = (sys) => `SELECT c.id, c.holder_id, c.not_after FROM certificates c
   JOIN confirmations f ON f.cert_id = c.id AND f.decision = 'confirmed'
-  WHERE c.status = 'issued' AND c.not_after > unixepoch() AND c.not_after <= unixepoch() + 30 * 86400`;
+  WHERE c.status = 'issued' AND c.not_after > ${NOW(sys)} AND c.not_after <= ${NOW(sys)} + 30 * 86400`;
 
 /**
  * Invariants that must hold at any moment, also right after a crash: each notice mail has its notice rows
@@ -169,7 +173,7 @@ function assertConsistent(sys, what) {
   const wrongAddr = one(sys, `SELECT count(*) FROM notices n JOIN outbox o ON o.id = n.outbox_id
     JOIN certificates c ON c.id = n.cert_id JOIN people p ON p.id = c.holder_id WHERE p.email <> o.to_addr`);
   assert.equal(wrongAddr, 0, `${what}: a notice row points at a mail to someone else`);
-  const twice = sql(sys, `SELECT to_addr, count(*) AS n FROM outbox WHERE kind = 'notice' GROUP BY to_addr HAVING n > 1 LIMIT 5`);
+  const twice = sql(sys, `SELECT to_addr, count(*) AS n FROM outbox WHERE kind = 'notice' GROUP BY to_addr HAVING count(*) > 1 LIMIT 5`);
   assert.deepEqual(twice, [], `${what}: holders with more than one notice mail`);
   const audited = one(sys, "SELECT count(*) FROM audit_log WHERE action = 'notice_queued'");
   const mails = one(sys, 'SELECT count(*) FROM outbox');
@@ -178,14 +182,14 @@ function assertConsistent(sys, what) {
 
 /** Every due certificate has exactly one notice row and every due holder exactly one notice mail. */
 function assertExactlyOnce(sys, expectHolders, what) {
-  const due = sql(sys, `SELECT count(*) AS certs, count(DISTINCT holder_id) AS holders FROM (${DUE_CERTS})`)[0];
+  const due = sql(sys, `SELECT count(*) AS certs, count(DISTINCT holder_id) AS holders FROM (${dueCerts(sys)}) d`)[0];
   assert.equal(due.holders, expectHolders, `${what}: due holders in the database`);
   const perCert = sql(sys, `SELECT d.id, (SELECT count(*) FROM notices n WHERE n.cert_id = d.id AND n.kind = 'notice'
-      AND n.not_after = d.not_after) AS n FROM (${DUE_CERTS}) d`);
+      AND n.not_after = d.not_after) AS n FROM (${dueCerts(sys)}) d`);
   const bad = perCert.filter((r) => r.n !== 1);
   assert.equal(bad.length, 0, `${what}: certificates without exactly one notice row: ${JSON.stringify(bad.slice(0, 5))}`);
   const perHolder = sql(sys, `SELECT p.email, (SELECT count(*) FROM outbox o WHERE o.to_addr = p.email AND o.kind = 'notice') AS n
-    FROM people p WHERE p.id IN (SELECT holder_id FROM (${DUE_CERTS}))`);
+    FROM people p WHERE p.id IN (SELECT holder_id FROM (${dueCerts(sys)}) d)`);
   const badH = perHolder.filter((r) => r.n !== 1);
   assert.equal(badH.length, 0, `${what}: holders without exactly one notice mail: ${JSON.stringify(badH.slice(0, 5))}`);
   assert.equal(one(sys, "SELECT count(*) FROM outbox WHERE kind = 'notice'"), expectHolders, `${what}: notice mails`);
@@ -327,7 +331,7 @@ test('a confirmation made after a run gets its notice at the next run', T, async
 
     // The coordinator confirms on "day 20".
     sql(sys, `INSERT INTO confirmations (cert_id, decision, decided_by, decided_at)
-      SELECT id, 'confirmed', 'coordinator', unixepoch() FROM certificates WHERE id IN (${chanCerts.join(',')})`);
+      SELECT id, 'confirmed', 'coordinator', ${NOW(sys)} FROM certificates WHERE id IN (${chanCerts.join(',')})`);
     ok(sys, ['jobs', '--once'], env);
     const msgs = smtp.messages();
     assert.deepEqual(msgs.map((x) => x.header('x-rcptto')), [WONG.email, CHAN.email], 'CHAN now, WONG not again');
@@ -507,7 +511,7 @@ test('a run killed with SIGKILL mid-batch: after a rerun every due holder has ex
 function ageWongNotice(sys) {
   const ids = certsOf(sys, WONG.sub).map((c) => c.id).join(',');
   sql(sys, `BEGIN;
-    UPDATE certificates SET not_after = unixepoch() + 5 * 86400 WHERE id IN (${ids});
+    UPDATE certificates SET not_after = ${NOW(sys)} + 5 * 86400 WHERE id IN (${ids});
     UPDATE notices SET not_after = (SELECT not_after FROM certificates c WHERE c.id = notices.cert_id),
       created_at = created_at - 20 * 86400 WHERE cert_id IN (${ids});
     UPDATE outbox SET created_at = created_at - 20 * 86400, sent_at = sent_at - 20 * 86400
@@ -553,7 +557,7 @@ test('reminders: none once the holder finished verification (renewal pending_act
     ok(sys, ['jobs', '--once'], env);
     const ids = ageWongNotice(sys);
     sql(sys, `INSERT INTO renewals (cert_id, state, application_id, updated_at)
-      SELECT id, 'pending_activation', NULL, unixepoch() FROM certificates WHERE id IN (${ids})`);
+      SELECT id, 'pending_activation', NULL, ${NOW(sys)} FROM certificates WHERE id IN (${ids})`);
     ok(sys, ['jobs', '--once'], env);
     assert.equal(smtp.messages().length, 2, 'no reminder');
     assert.equal(one(sys, "SELECT count(*) FROM notices WHERE kind <> 'notice'"), 0);

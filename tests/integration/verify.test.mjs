@@ -1,6 +1,6 @@
 // Identity verification step 1 「驗證帳戶」 (SPEC R5, issue 4, seed steps 6-11) over HTTP: the due certificates,
 // 開始鑑別, the personal-data consent and the email codes read from the real outbox through /dev/mail.
-// Every refusal is its own test and checks, with the sqlite3 CLI, that nothing changed.
+// Every refusal is its own test and checks, with SQL (either backend), that nothing changed.
 // Each test gets a fresh system (a quarter of a second), so the per-address code limits never leak between tests.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -63,7 +63,7 @@ function snapshot(sql) {
     apps: sql('SELECT id, holder_id, state, consent_at, consent_version, created_at, updated_at FROM applications ORDER BY id'),
     appCerts: sql('SELECT application_id, cert_id FROM application_certs ORDER BY 1, 2'),
     checks: sql('SELECT application_id, email, verified_at FROM email_checks ORDER BY 1, 2'),
-    codes: sql('SELECT id, application_id, email, hex(code_hash) AS h, created_at, expires_at, attempts, used_at FROM email_codes ORDER BY id'),
+    codes: sql(`SELECT id, application_id, email, ${sql.dialect.hex('code_hash')} AS h, created_at, expires_at, attempts, used_at FROM email_codes ORDER BY id`),
     outbox: sql('SELECT id, kind, to_addr FROM outbox ORDER BY id'),
     renewals: sql('SELECT cert_id, state, application_id FROM renewals ORDER BY cert_id'),
     confirmations: sql('SELECT cert_id, decision FROM confirmations ORDER BY cert_id'),
@@ -75,7 +75,7 @@ const latestCode = (sql, app, email) => sql(`SELECT * FROM email_codes WHERE app
   AND email = ${q(email)} ORDER BY id DESC LIMIT 1`)[0];
 const appRow = (sql, id) => sql(`SELECT * FROM applications WHERE id = ${id}`)[0];
 const checkRow = (sql, app, email) => sql(`SELECT * FROM email_checks WHERE application_id = ${app} AND email = ${q(email)}`)[0];
-const sqlNow = (sql) => sql("SELECT CAST(strftime('%s', 'now') AS INTEGER) AS n")[0].n;
+const sqlNow = (sql) => sql(`SELECT ${sql.dialect.now} AS n`)[0].n;
 
 /** A refusal rendered in place (no redirect) with its message. */
 function assertRefused(res, status, text, what) {
@@ -221,9 +221,10 @@ test('the whole step: certificates, 開始鑑別, consent, code from /dev/mail, 
   assert.equal(row.used_at, null);
   assert.equal(row.expires_at - row.created_at, 300, 'valid 5 minutes');
   assert.equal(sql(`SELECT length(code_hash) AS n FROM email_codes WHERE id = ${row.id}`)[0].n, 32, 'a keyed hash');
-  assert.equal(sql(`SELECT count(*) AS n FROM email_codes WHERE instr(code_hash, CAST(${q(mail.code)} AS BLOB)) > 0`
-    + ` OR instr(hex(code_hash), ${q(mail.code)}) > 0`)[0].n, 0, 'the code is not stored in clear');
-  const ob = sql(`SELECT kind, to_addr, instr(sealed, CAST(${q(mail.code)} AS BLOB)) AS clear FROM outbox WHERE id = ${mail.id}`)[0];
+  const D = sql.dialect;
+  assert.equal(sql(`SELECT count(*) AS n FROM email_codes WHERE ${D.blobHas('code_hash', q(mail.code))} = 1`
+    + ` OR ${D.hexHas('code_hash', q(mail.code))} = 1`)[0].n, 0, 'the code is not stored in clear');
+  const ob = sql(`SELECT kind, to_addr, ${D.blobHas('sealed', q(mail.code))} AS clear FROM outbox WHERE id = ${mail.id}`)[0];
   assert.deepEqual(ob, { kind: 'code', to_addr: WONG.email, clear: 0 }, 'the outbox row is a sealed code mail');
 
   const after = await w.get(new URL(sent.location).pathname + new URL(sent.location).search);
@@ -356,7 +357,7 @@ test('the hourly cap: the 5th code of the hour is sent, the 6th refused (429); o
   const { w, app } = await wongApp(env);
   const now = sqlNow(sql);
   const insert = (ages) => sql(`INSERT INTO email_codes (application_id, email, code_hash, created_at, expires_at)
-    VALUES ${ages.map((a) => `(${app}, ${q(WONG.email)}, randomblob(32), ${now - a}, ${now - a + 300})`).join(', ')}`);
+    VALUES ${ages.map((a) => `(${app}, ${q(WONG.email)}, ${sql.dialect.random32}, ${now - a}, ${now - a + 300})`).join(', ')}`);
   insert([3000, 2400, 1800, 1200]); // four in the last hour, none in the last minute
   await w.sendAndRead(app, 0, WONG.email); // the 5th
   sql(`UPDATE email_codes SET created_at = created_at - 61 WHERE id = (SELECT max(id) FROM email_codes)`);

@@ -2,14 +2,19 @@
 // drives it over HTTP with a small cookie jar, and tears everything down at the end.
 //
 // Binaries come from $CR_BIN_DIR (default build/), so the same suites run against build-asan/.
+// The database is SQLite in the var dir, or with CR_TEST_DB=postgres a fresh database per system on a
+// throw-away PostgreSQL 15 (tests/lib/postgres.mjs, one server per test file), so the same suites run
+// against both backends. Tests read and arrange the database through sys.sql() / sys.sqlText(), whichever it is.
 // Every wait is bounded; every child is killed when the test file ends or the process exits.
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, createWriteStream, existsSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { sharedPg, pgRows } from './postgres.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN_DIR = path.resolve(ROOT, process.env.CR_BIN_DIR || 'build');
@@ -17,6 +22,8 @@ export const CERTRENEW = path.join(BIN_DIR, 'certrenew');
 export const GOVSIM = path.join(BIN_DIR, 'govsim');
 export const PEOPLE = path.join(ROOT, 'demo', 'people.json');
 export const CLIENT_ID = 'certrenew';
+/** Which database the systems under test use: 'sqlite' (default) or 'postgres' (CR_TEST_DB=postgres). */
+export const DB_KIND = process.env.CR_TEST_DB === 'postgres' ? 'postgres' : 'sqlite';
 
 // Demo accounts (demo/people.json).
 export const WONG = { sub: 'govid-1000001', name: 'xxxx xexx WONG', email: 'wong.demo@ctt.gov.mo' };
@@ -168,10 +175,17 @@ export async function waitHealthy(url, daemon, timeoutMs = HEALTH_TIMEOUT) {
  * or simply `const sys = await startSystem();`
  */
 export class System {
-  static async prepare({ demoData = true } = {}) {
+  static async prepare({ demoData = true, db = DB_KIND, pg = null } = {}) {
     checkBinaries();
     const sys = new System();
     sys.varDir = mkdtempSync(path.join(os.tmpdir(), 'certrenew-test-'));
+    sys.dbKind = db;
+    if (db === 'postgres') {
+      sys.pg = pg || await sharedPg();
+      sys.dbUrl = sys.pg.createDatabase();
+    } else {
+      sys.dbFile = path.join(sys.varDir, 'certrenew.db');
+    }
     sys.port = await freePort();
     sys.simPort = await freePort();
     while (sys.simPort === sys.port) sys.simPort = await freePort();
@@ -197,9 +211,46 @@ export class System {
       CERTRENEW_GOVID_CLIENT_ID: CLIENT_ID,
       CERTRENEW_GOVID_CLIENT_SECRET_FILE: this.secretFile,
     };
+    if (this.dbUrl) env.CERTRENEW_DATABASE_URL = this.dbUrl;
+    else delete env.CERTRENEW_DATABASE_URL;
     if (!env.ASAN_OPTIONS && BIN_DIR.endsWith('build-asan')) env.ASAN_OPTIONS = 'detect_leaks=1:abort_on_error=1';
     if (!env.UBSAN_OPTIONS && BIN_DIR.endsWith('build-asan')) env.UBSAN_OPTIONS = 'halt_on_error=1:print_stacktrace=1';
     return env;
+  }
+
+  /** Rows of a query on this system's database, as objects (sqlite3 -json / json_agg); other statements give []. */
+  sql(query) {
+    if (this.dbKind === 'postgres') return pgRows(this.dbUrl, query);
+    const out = execFileSync('sqlite3', ['-cmd', '.timeout 10000', '-json', this.dbFile, query],
+      { encoding: 'utf8', timeout: 15_000 });
+    return out.trim() ? JSON.parse(out) : [];
+  }
+
+  /** The plain text output of a query: columns joined by |, one row a line (sqlite3's list mode, psql -A -t). */
+  sqlText(query) {
+    if (this.dbKind === 'postgres') return this.pg.psql(this.dbUrl, query);
+    return execFileSync('sqlite3', ['-cmd', '.timeout 10000', this.dbFile, query], { encoding: 'utf8', timeout: 15_000 });
+  }
+
+  /** SQL fragments that differ between the dialects. */
+  get dialect() {
+    const pg = this.dbKind === 'postgres';
+    return {
+      /** A blob column as lower-case hex text. */
+      hex: (expr) => (pg ? `encode(${expr}, 'hex')` : `lower(hex(${expr}))`),
+      /** The current Unix time as an integer (truncated, as time(NULL) and strftime('%s') are). */
+      now: pg ? 'CAST(floor(extract(epoch FROM now())) AS BIGINT)' : "CAST(strftime('%s', 'now') AS INTEGER)",
+      /** Does blob expr contain the text s (a quoted SQL string)? As 1 or 0. */
+      blobHas: (expr, s) => (pg ? `CAST(position(convert_to(${s}, 'UTF8') IN ${expr}) > 0 AS INTEGER)`
+        : `CAST(instr(${expr}, CAST(${s} AS BLOB)) > 0 AS INTEGER)`),
+      /** Does the hex text of blob expr contain the text s (a quoted SQL string)? As 1 or 0. */
+      hexHas: (expr, s) => (pg ? `CAST(position(${s} IN encode(${expr}, 'hex')) > 0 AS INTEGER)`
+        : `CAST(instr(hex(${expr}), ${s}) > 0 AS INTEGER)`),
+      /** 32 random bytes. */
+      random32: pg ? "decode(md5(random()::text) || md5(random()::text), 'hex')" : 'randomblob(32)',
+      /** A blob literal from hex digits. */
+      blob: (hexDigits) => (pg ? `'\\x${hexDigits}'::bytea` : `x'${hexDigits}'`),
+    };
   }
 
   get clientSecret() {

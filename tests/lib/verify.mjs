@@ -1,8 +1,6 @@
 // Helpers for the identity-verification step 1 tests (issue 4, seed steps 6-11): reading the wizard's pages,
-// the database (sqlite3 CLI) and the codes mailed through the outbox (DEV /dev/mail viewer).
+// the database (SQLite or PostgreSQL) and the codes mailed through the outbox (DEV /dev/mail viewer).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
 import { elements, forms, startTags, textOf } from './harness.mjs';
 
 export const P = '/ecmp/certrenewal';
@@ -11,15 +9,11 @@ export const CERT_LABELS = ['證書序號', '證書到期日', '證書狀態', '
   '部門/分部', '職務/職級/職位'];
 export const QUALIFIED_LABELS = ['交易限額', '代理資格'];
 
-/** The sqlite3 CLI on a system's database (bounded); returns rows as objects. */
+/** Queries on a system's database (SQLite or PostgreSQL, through the harness), bounded; rows as objects.
+    sql.dialect has the fragments that differ between the two. */
 export function dbOf(sys) {
-  const file = path.join(sys.varDir, 'certrenew.db');
-  const sql = (query) => {
-    const out = execFileSync('sqlite3', ['-cmd', '.timeout 5000', '-json', file, query],
-      { encoding: 'utf8', timeout: 15_000 });
-    return out.trim() ? JSON.parse(out) : [];
-  };
-  sql.file = file;
+  const sql = (query) => sys.sql(query);
+  sql.dialect = sys.dialect;
   return sql;
 }
 export const q = (s) => `'${String(s).replace(/'/g, "''")}'`;

@@ -1,11 +1,15 @@
 /*
- * Unit tests of the store (src/store/store.h, SQLite backend in store_sqlite.c).
+ * Unit tests of the store (src/store/store.h) against SQLite and, when
+ * CR_TEST_DATABASE_URL is set, against PostgreSQL instead.
  *
- * Each test gets a fresh database file in its own mkdtemp directory under /tmp,
- * opened through the real pool, migrated, and removed afterwards. Where there is
- * no store function yet (renewals rows) or where the point is what someone with
- * a raw connection can do (tampering, the append-only triggers), the test opens
- * the same file with plain sqlite3.
+ * SQLite: each test gets a fresh database file in its own mkdtemp directory
+ * under /tmp, opened through the real pool, migrated, and removed afterwards.
+ * PostgreSQL: CR_TEST_DATABASE_URL is a libpq URI (postgresql://user@host:port/db)
+ * of a server where the test may create databases; each test gets a fresh
+ * database there (its name replaces the URI's), dropped afterwards.
+ * Where there is no store function yet (renewals rows) or where the point is
+ * what someone with a raw connection can do (tampering, the append-only
+ * triggers), the test opens the same database with plain sqlite3 or libpq.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +21,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 #include <pthread.h>
 #include <sqlite3.h>
 
@@ -29,15 +34,67 @@
 struct fx {
 	char dir[64];
 	char path[128];
-	char url[160];
+	char url[1200];
+	char pg_db[64]; /* PostgreSQL: this test's database, "" with SQLite */
 	struct cr_store *st;
 	struct cr_db *db;
 };
 
+/* The PostgreSQL server to test against, or NULL for SQLite. */
+static const char *
+pg_admin_url(void)
+{
+	const char *u = getenv("CR_TEST_DATABASE_URL");
+
+	return u != NULL && *u != '\0' ? u : NULL;
+}
+
+/* admin URI with its database name replaced by db (query string kept). */
+static void
+pg_url_for(const char *admin, const char *db, char *out, size_t outlen)
+{
+	const char *scheme = strstr(admin, "://"), *slash, *query;
+
+	assert_non_null(scheme);
+	slash = strchr(scheme + 3, '/');
+	query = strchr(scheme + 3, '?');
+	if (slash == NULL || (query != NULL && query < slash))
+		slash = query ? query : admin + strlen(admin);
+	snprintf(out, outlen, "%.*s/%s%s", (int)(slash - admin), admin, db, query ? query : "");
+}
+
+/* Runs SQL on a PostgreSQL database; 0 on success, else 1 with the message in msg. */
+static int
+pg_exec_url(const char *url, const char *sql, char *msg, size_t msglen)
+{
+	PGconn *c = PQconnectdb(url);
+	PGresult *r;
+	int rc = 1;
+
+	if (msg != NULL && msglen > 0)
+		msg[0] = '\0';
+	if (PQstatus(c) != CONNECTION_OK) {
+		if (msg != NULL)
+			snprintf(msg, msglen, "%s", PQerrorMessage(c));
+		PQfinish(c);
+		return 1;
+	}
+	r = PQexec(c, sql);
+	if (PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK)
+		rc = 0;
+	else if (msg != NULL)
+		snprintf(msg, msglen, "%s", PQresultErrorMessage(r));
+	PQclear(r);
+	PQfinish(c);
+	return rc;
+}
+
 static int
 setup(void **state)
 {
+	static int seq;
 	struct fx *f = calloc(1, sizeof(*f));
+	const char *admin = pg_admin_url();
 
 	if (f == NULL)
 		return -1;
@@ -48,6 +105,19 @@ setup(void **state)
 	}
 	snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
 	snprintf(f->url, sizeof(f->url), "sqlite:%s", f->path);
+	if (admin != NULL) {
+		char sql[128], msg[256];
+
+		snprintf(f->pg_db, sizeof(f->pg_db), "cr_store_%ld_%d", (long)getpid(), ++seq);
+		snprintf(sql, sizeof(sql), "CREATE DATABASE %s", f->pg_db);
+		if (pg_exec_url(admin, sql, msg, sizeof(msg)) != 0) {
+			fprintf(stderr, "setup: %s", msg);
+			rmdir(f->dir);
+			free(f);
+			return -1;
+		}
+		pg_url_for(admin, f->pg_db, f->url, sizeof(f->url));
+	}
 	if (cr_store_open(f->url, 1, &f->st) != CR_OK) {
 		rmdir(f->dir);
 		free(f);
@@ -73,6 +143,13 @@ teardown(void **state)
 		cr_store_put(f->st, f->db);
 		cr_store_close(f->st);
 	}
+	if (f->pg_db[0] != '\0') {
+		char sql[128], msg[256];
+
+		snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", f->pg_db);
+		if (pg_exec_url(pg_admin_url(), sql, msg, sizeof(msg)) != 0)
+			fprintf(stderr, "teardown: %s", msg);
+	}
 	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
 		snprintf(p, sizeof(p), "%s%s", f->path, suffix[i]);
 		unlink(p);
@@ -82,7 +159,15 @@ teardown(void **state)
 	return 0;
 }
 
-/* Runs SQL on the test's file through a separate raw connection; returns the sqlite3 result code. */
+/* The text for this test's backend, where the two dialects differ. */
+static const char *
+dialect(const struct fx *f, const char *sqlite_sql, const char *pg_sql)
+{
+	return f->pg_db[0] != '\0' ? pg_sql : sqlite_sql;
+}
+
+/* Runs SQL on the test's database through a separate raw connection; returns SQLITE_OK (0) on
+   success, else an error code (the sqlite3 result code, or SQLITE_ERROR from PostgreSQL). */
 static int
 raw_exec(const struct fx *f, const char *sql, char *msg, size_t msglen)
 {
@@ -90,6 +175,8 @@ raw_exec(const struct fx *f, const char *sql, char *msg, size_t msglen)
 	char *m = NULL;
 	int rc;
 
+	if (f->pg_db[0] != '\0')
+		return pg_exec_url(f->url, sql, msg, msglen) == 0 ? SQLITE_OK : SQLITE_ERROR;
 	if (msg != NULL && msglen > 0)
 		msg[0] = '\0';
 	assert_int_equal(sqlite3_open(f->path, &h), SQLITE_OK);
@@ -635,9 +722,11 @@ test_audit_tamper_detected(void **state)
 	assert_int_equal(cr_db_audit_verify(f->db, &rows, &bad), CR_OK);
 	assert_int_equal(rows, 5);
 
-	assert_int_equal(raw_exec(f,
+	assert_int_equal(raw_exec(f, dialect(f,
 	    "DROP TRIGGER audit_log_no_update;"
-	    "UPDATE audit_log SET detail = 'rewritten' WHERE id = 3;", msg, sizeof(msg)), SQLITE_OK);
+	    "UPDATE audit_log SET detail = 'rewritten' WHERE id = 3;",
+	    "DROP TRIGGER audit_log_no_update ON audit_log;"
+	    "UPDATE audit_log SET detail = 'rewritten' WHERE id = 3;"), msg, sizeof(msg)), SQLITE_OK);
 	rows = -1;
 	assert_int_equal(cr_db_audit_verify(f->db, &rows, &bad), CR_ERR_CONFLICT);
 	assert_int_equal(bad, 3);
@@ -654,7 +743,7 @@ test_audit_tamper_detected(void **state)
 	assert_int_equal(bad, 4);
 }
 
-/* Was FAILS (fixed; kept as a regression test): cr_db_audit_verify (src/store/store_sqlite.c) reads the stored prev_hash and hash with
+/* Was FAILS (fixed; kept as a regression test): cr_db_audit_verify (then src/store/store_sqlite.c) read the stored prev_hash and hash with
    col_text into 65-byte buffers, which truncates them to 64 characters before comparing. A row
    whose stored hash is the correct 64 hex digits followed by anything verifies, so this edit of
    the log goes undetected: verify returns CR_OK instead of CR_ERR_CONFLICT with bad_id 2. */
@@ -668,9 +757,11 @@ test_audit_tamper_hash_suffix(void **state)
 
 	for (int i = 0; i < 3; i++)
 		audit_one(f->db, NOW + i, "login", "row");
-	assert_int_equal(raw_exec(f,
+	assert_int_equal(raw_exec(f, dialect(f,
 	    "DROP TRIGGER audit_log_no_update;"
-	    "UPDATE audit_log SET hash = hash || 'tampered' WHERE id = 2;", msg, sizeof(msg)), SQLITE_OK);
+	    "UPDATE audit_log SET hash = hash || 'tampered' WHERE id = 2;",
+	    "DROP TRIGGER audit_log_no_update ON audit_log;"
+	    "UPDATE audit_log SET hash = hash || 'tampered' WHERE id = 2;"), msg, sizeof(msg)), SQLITE_OK);
 	assert_int_equal(cr_db_audit_verify(f->db, &rows, &bad), CR_ERR_CONFLICT);
 	assert_int_equal(bad, 2);
 }
@@ -685,13 +776,19 @@ test_audit_tamper_time_and_delete(void **state)
 
 	for (int i = 0; i < 4; i++)
 		audit_one(f->db, NOW + i, "login", "row");
-	assert_int_equal(raw_exec(f,
+	assert_int_equal(raw_exec(f, dialect(f,
 	    "DROP TRIGGER audit_log_no_update;"
-	    "UPDATE audit_log SET at = at + 1 WHERE id = 2;", msg, sizeof(msg)), SQLITE_OK);
+	    "UPDATE audit_log SET at = at + 1 WHERE id = 2;",
+	    "DROP TRIGGER audit_log_no_update ON audit_log;"
+	    "UPDATE audit_log SET at = at + 1 WHERE id = 2;"), msg, sizeof(msg)), SQLITE_OK);
 	assert_int_equal(cr_db_audit_verify(f->db, &rows, &bad), CR_ERR_CONFLICT);
 	assert_int_equal(bad, 2);
-	assert_int_equal(raw_exec(f, "UPDATE audit_log SET at = at - 1 WHERE id = 2;"
-	    "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE id = 2;", msg, sizeof(msg)), SQLITE_OK);
+	assert_int_equal(raw_exec(f, dialect(f,
+	    "UPDATE audit_log SET at = at - 1 WHERE id = 2;"
+	    "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE id = 2;",
+	    "UPDATE audit_log SET at = at - 1 WHERE id = 2;"
+	    "DROP TRIGGER audit_log_no_delete ON audit_log; DELETE FROM audit_log WHERE id = 2;"), msg, sizeof(msg)),
+	    SQLITE_OK);
 	/* Row 3 now follows row 1: its prev_hash no longer matches. */
 	assert_int_equal(cr_db_audit_verify(f->db, &rows, &bad), CR_ERR_CONFLICT);
 	assert_int_equal(bad, 3);
@@ -790,6 +887,101 @@ test_audit_concurrent_writers(void **state)
 	f->db = cr_store_get(f->st);
 }
 
+/* ---- one open application per holder (the unique index), on both backends ---- */
+
+static void
+test_app_one_open_conflict(void **state)
+{
+	struct fx *f = *state;
+	int64_t org = make_org(f->db, "O"), h = make_person(f->db, "holder", org);
+	int64_t c = make_cert(f->db, "A1", CR_CERT_QUALIFIED, NULL, NOW + 10 * DAY, h, org), app = 0, app2 = 0;
+	struct cr_application a;
+
+	assert_int_equal(cr_db_confirmation_set(f->db, c, "confirmed", "c", NOW), CR_OK);
+	assert_int_equal(cr_db_begin(f->db), CR_OK);
+	assert_int_equal(cr_db_app_create(f->db, h, &c, 1, NOW, &app), CR_OK);
+	assert_int_equal(cr_db_commit(f->db), CR_OK);
+	/* A second open application for the same holder: a conflict, and nothing of it stays. */
+	assert_int_equal(cr_db_begin(f->db), CR_OK);
+	assert_int_equal(cr_db_app_create(f->db, h, &c, 1, NOW, &app2), CR_ERR_CONFLICT);
+	cr_db_rollback(f->db);
+	assert_int_equal(cr_db_app_open_for_holder(f->db, h, &a), CR_OK);
+	assert_int_equal(a.id, app);
+	assert_int_equal(a.state, CR_APP_CONSENT);
+}
+
+/* ---- PostgreSQL only: a lost connection fails cleanly and is reconnected ---- */
+
+static void
+kill_other_backends(const struct fx *f)
+{
+	char msg[256];
+
+	assert_int_equal(raw_exec(f, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+	    " WHERE datname = current_database() AND pid <> pg_backend_pid()", msg, sizeof(msg)), SQLITE_OK);
+	usleep(200 * 1000);
+}
+
+static void
+test_pg_connection_loss(void **state)
+{
+	struct fx *f = *state;
+	struct cr_audit a = {"system", "tick", "", "", ""};
+	long n = -1, rows = -1;
+	int64_t bad = -1;
+
+	if (f->pg_db[0] == '\0')
+		skip();
+	(void)make_org(f->db, "O");
+	assert_int_equal(cr_db_person_count(f->db, &n), CR_OK);
+
+	/* A query on the dead connection fails with an I/O error, not a crash or a hang. */
+	kill_other_backends(f);
+	assert_int_equal(cr_db_person_count(f->db, &n), CR_ERR_IO);
+	/* The pool reconnects when it lends the connection again; statements are prepared afresh. */
+	cr_store_put(f->st, f->db);
+	f->db = cr_store_get(f->st);
+	assert_int_equal(cr_db_person_count(f->db, &n), CR_OK);
+	assert_int_equal(n, 0);
+
+	/* Lost mid-transaction: the rest fails, commit fails, nothing half-written. */
+	assert_int_equal(cr_db_begin(f->db), CR_OK);
+	assert_int_equal(cr_db_audit(f->db, NOW, &a), CR_OK);
+	kill_other_backends(f);
+	assert_int_equal(cr_db_audit(f->db, NOW, &a), CR_ERR_IO);
+	assert_int_not_equal(cr_db_commit(f->db), CR_OK);
+	cr_store_put(f->st, f->db);
+	f->db = cr_store_get(f->st);
+	assert_int_equal(cr_db_audit_verify(f->db, &rows, &bad), CR_OK);
+	assert_int_equal(rows, 0);
+
+	/* Lost while idle in the pool: noticed when lent, so the first query already works. */
+	cr_store_put(f->st, f->db);
+	kill_other_backends(f);
+	f->db = cr_store_get(f->st);
+	audit_one(f->db, NOW, "tick", "after");
+	assert_int_equal(cr_db_audit_count(f->db, "tick", &n), CR_OK);
+	assert_int_equal(n, 1);
+}
+
+/* PostgreSQL: TRUNCATE does not fire row triggers; the audit log refuses it too. */
+static void
+test_audit_no_truncate(void **state)
+{
+	struct fx *f = *state;
+	char msg[256];
+	long rows;
+	int64_t bad;
+
+	audit_one(f->db, NOW, "login", "a");
+	if (f->pg_db[0] != '\0') {
+		assert_int_not_equal(raw_exec(f, "TRUNCATE audit_log", msg, sizeof(msg)), SQLITE_OK);
+		assert_non_null(strstr(msg, "append-only"));
+	}
+	assert_int_equal(cr_db_audit_verify(f->db, &rows, &bad), CR_OK);
+	assert_int_equal(rows, 1);
+}
+
 int
 main(void)
 {
@@ -813,6 +1005,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_audit_tamper_hash_suffix, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_append_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_concurrent_writers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_app_one_open_conflict, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_no_truncate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_connection_loss, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
