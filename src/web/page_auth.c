@@ -207,10 +207,8 @@ cr_page_callback(struct cr_req *req, struct cr_resp *resp)
 void
 cr_page_logout(struct cr_req *req, struct cr_resp *resp)
 {
-	if (!cr_session_load(req)) {
-		cr_resp_redirect(resp, "/");
+	if (!cr_require_session(req, resp))
 		return;
-	}
 	if (!cr_csrf_ok(req)) {
 		cr_warn("logout", "refused without a valid CSRF token for person %lld from %s",
 		    (long long)req->person.id, req->ip);

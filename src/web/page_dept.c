@@ -96,7 +96,9 @@ static bool
 require_coordinator(struct cr_req *req, struct cr_resp *resp, bool post)
 {
 	if (!cr_session_load(req)) {
-		if (post) {
+		if (req->store_failed)
+			cr_render_error(req, resp, 503, "err_unavailable", NULL);
+		else if (post) {
 			cr_warn("dept", "decision posted without a session from %s", req->ip);
 			cr_render_error(req, resp, 403, "err_dept_forbidden", "hint_login_again");
 		} else

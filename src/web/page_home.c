@@ -8,19 +8,10 @@
 #include "util/log.h"
 #include "web.h"
 
-static bool
-require_session(struct cr_req *req, struct cr_resp *resp)
-{
-	if (cr_session_load(req))
-		return true;
-	cr_resp_redirect(resp, "/");
-	return false;
-}
-
 void
 cr_page_home(struct cr_req *req, struct cr_resp *resp)
 {
-	if (!require_session(req, resp))
+	if (!cr_require_session(req, resp))
 		return;
 	cr_render(req, resp, 200, "home", cr_page_ctx(req, "home_title"));
 }
@@ -52,7 +43,7 @@ cr_page_pending(struct cr_req *req, struct cr_resp *resp)
 	struct cr_pending_counts pc;
 	json_t *ctx, *groups;
 
-	if (!require_session(req, resp))
+	if (!cr_require_session(req, resp))
 		return;
 	if (cr_db_pending_counts(cr_req_db(req), req->person.id, req->now, req->app->cfg->window_days, &pc) != CR_OK) {
 		cr_render_error(req, resp, 500, "err_internal", NULL);

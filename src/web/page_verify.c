@@ -29,15 +29,6 @@ static const char SUBJECT_CODE[] = "eSignTrust 電子證書服務（政府機關
 
 /* ---- small helpers ---- */
 
-static bool
-require_session(struct cr_req *req, struct cr_resp *resp)
-{
-	if (cr_session_load(req))
-		return true;
-	cr_resp_redirect(resp, "/");
-	return false;
-}
-
 /* Strict positive decimal id; false for anything else. */
 static bool
 parse_id(const char *s, int64_t *out)
@@ -225,7 +216,7 @@ cr_page_verify_list(struct cr_req *req, struct cr_resp *resp)
 	size_t n = 0;
 	json_t *ctx;
 
-	if (!require_session(req, resp))
+	if (!cr_require_session(req, resp))
 		return;
 	if (cr_db_app_open_for_holder(cr_req_db(req), req->person.id, &app) == CR_OK) {
 		redirect_to_step(resp, &app, NULL);
@@ -263,7 +254,7 @@ cr_page_verify_start(struct cr_req *req, struct cr_resp *resp)
 	size_t n = 0;
 	enum cr_err err;
 
-	if (!require_session(req, resp) || !check_csrf(req, resp))
+	if (!cr_require_session(req, resp) || !check_csrf(req, resp))
 		return;
 	db = cr_req_db(req);
 	if (cr_db_app_open_for_holder(db, req->person.id, &app) == CR_OK) {
@@ -345,7 +336,7 @@ cr_page_consent(struct cr_req *req, struct cr_resp *resp)
 {
 	struct cr_application app;
 
-	if (!require_session(req, resp) || !load_app(req, resp, false, &app))
+	if (!cr_require_session(req, resp) || !load_app(req, resp, false, &app))
 		return;
 	if (app.state != CR_APP_CONSENT) {
 		redirect_to_step(resp, &app, NULL);
@@ -362,7 +353,7 @@ cr_page_consent_post(struct cr_req *req, struct cr_resp *resp)
 	struct cr_db *db;
 	enum cr_err err;
 
-	if (!require_session(req, resp) || !check_csrf(req, resp) || !load_app(req, resp, true, &app))
+	if (!cr_require_session(req, resp) || !check_csrf(req, resp) || !load_app(req, resp, true, &app))
 		return;
 	if (app.state != CR_APP_CONSENT) {
 		redirect_to_step(resp, &app, NULL);
@@ -420,7 +411,7 @@ cr_page_emails(struct cr_req *req, struct cr_resp *resp)
 	bool all = true;
 	json_t *ctx, *list;
 
-	if (!require_session(req, resp) || !load_app(req, resp, false, &app) || !at_email_step(resp, &app) ||
+	if (!cr_require_session(req, resp) || !load_app(req, resp, false, &app) || !at_email_step(resp, &app) ||
 	    !load_emails(req, resp, &app, e, &n))
 		return;
 	list = json_array();
@@ -522,7 +513,7 @@ cr_page_email(struct cr_req *req, struct cr_resp *resp)
 	struct cr_email_check e;
 	int i;
 
-	if (!require_session(req, resp) || !load_app(req, resp, false, &app) || !at_email_step(resp, &app) ||
+	if (!cr_require_session(req, resp) || !load_app(req, resp, false, &app) || !at_email_step(resp, &app) ||
 	    !load_email(req, resp, &app, false, &e, &i))
 		return;
 	render_email(req, resp, &app, &e, i, 200, NULL);
@@ -596,7 +587,7 @@ cr_page_email_send(struct cr_req *req, struct cr_resp *resp)
 	int i, wait = 0;
 	char url[160];
 
-	if (!require_session(req, resp) || !check_csrf(req, resp) || !load_app(req, resp, true, &app) ||
+	if (!cr_require_session(req, resp) || !check_csrf(req, resp) || !load_app(req, resp, true, &app) ||
 	    !at_email_step(resp, &app) || !load_email(req, resp, &app, true, &e, &i))
 		return;
 	if (e.verified) {
@@ -654,7 +645,7 @@ cr_page_email_check(struct cr_req *req, struct cr_resp *resp)
 	int i, left = 0;
 	char url[160];
 
-	if (!require_session(req, resp) || !check_csrf(req, resp) || !load_app(req, resp, true, &app) ||
+	if (!cr_require_session(req, resp) || !check_csrf(req, resp) || !load_app(req, resp, true, &app) ||
 	    !at_email_step(resp, &app) || !load_email(req, resp, &app, true, &e, &i))
 		return;
 	db = cr_req_db(req);
@@ -706,7 +697,7 @@ cr_page_emails_next(struct cr_req *req, struct cr_resp *resp)
 	char url[160];
 	enum cr_err err;
 
-	if (!require_session(req, resp) || !check_csrf(req, resp) || !load_app(req, resp, true, &app) ||
+	if (!cr_require_session(req, resp) || !check_csrf(req, resp) || !load_app(req, resp, true, &app) ||
 	    !at_email_step(resp, &app) || !load_emails(req, resp, &app, e, &n))
 		return;
 	for (size_t i = 0; i < n; i++)
@@ -741,7 +732,7 @@ cr_page_identity(struct cr_req *req, struct cr_resp *resp)
 	struct cr_application app;
 	json_t *ctx;
 
-	if (!require_session(req, resp) || !load_app(req, resp, false, &app))
+	if (!cr_require_session(req, resp) || !load_app(req, resp, false, &app))
 		return;
 	if (cr_app_step((enum cr_app_state)app.state) < 2) {
 		redirect_to_step(resp, &app, NULL);

@@ -51,15 +51,19 @@ cr_session_load(struct cr_req *req)
 		return false;
 	cr_sha256(sid, sizeof(sid), req->sid_hash);
 	db = cr_req_db(req);
-	if ((err = cr_db_session_get(db, req->sid_hash, &s)) != CR_OK)
+	if ((err = cr_db_session_get(db, req->sid_hash, &s)) != CR_OK) {
+		req->store_failed = err != CR_ERR_NOTFOUND;
 		goto out;
+	}
 	if (req->now - s.last_seen > (time_t)cfg->session_idle_minutes * 60 ||
 	    req->now - s.created_at > (time_t)cfg->session_absolute_minutes * 60) {
 		cr_db_session_delete(db, req->sid_hash);
 		goto out;
 	}
-	if (cr_db_person_by_id(db, s.person_id, &req->person) != CR_OK)
+	if ((err = cr_db_person_by_id(db, s.person_id, &req->person)) != CR_OK) {
+		req->store_failed = err != CR_ERR_NOTFOUND;
 		goto out;
+	}
 	if (req->now - s.last_seen >= TOUCH_EVERY)
 		cr_db_session_touch(db, req->sid_hash, req->now);
 	derive_csrf(sid, req->csrf);
@@ -67,6 +71,19 @@ cr_session_load(struct cr_req *req)
 out:
 	sodium_memzero(sid, sizeof(sid));
 	return req->authed;
+}
+
+bool
+cr_require_session(struct cr_req *req, struct cr_resp *resp)
+{
+	if (cr_session_load(req))
+		return true;
+	/* A database outage must not look like a logout: the session is kept for when it is back. */
+	if (req->store_failed)
+		cr_render_error(req, resp, 503, "err_unavailable", NULL);
+	else
+		cr_resp_redirect(resp, "/");
+	return false;
 }
 
 enum cr_err

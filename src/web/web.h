@@ -61,6 +61,7 @@ struct cr_req {
 	unsigned char sid_hash[CR_HASH_LEN];
 	char csrf[CR_B64URL_SIZE(32)];
 	struct cr_db *db;        /* borrowed on first use by cr_req_db, returned by server.c */
+	bool store_failed;       /* the database failed while loading the session */
 	struct cr_app *app;
 };
 
@@ -102,6 +103,9 @@ const char *cr_type_label(struct cr_req *req, enum cr_cert_type t);
 /* ---- sessions (session.c) ---- */
 /* Loads the session named by the cookie; false (and req->authed false) when absent, expired or unknown. */
 bool cr_session_load(struct cr_req *req);
+/* For pages that need a holder: true with the session loaded; otherwise answers itself:
+   a 503 page when the database failed, else a redirect to the start page. */
+bool cr_require_session(struct cr_req *req, struct cr_resp *resp);
 /* Creates a session for person in a transaction with the login audit row; sets the cookie. */
 enum cr_err cr_session_start(struct cr_req *req, struct cr_resp *resp, const struct cr_person *person,
     const char *how);
