@@ -138,7 +138,12 @@ cr_cmd_init(const struct cr_config *cfg, int argc, char **argv)
 		if (cr_pki_dev_init(path) != CR_OK)
 			return 1;
 	}
-	printf("certrenew: initialised %s (database %s)\n", cfg->var_dir, cfg->database_url);
+	{
+		char shown[CR_CFG_STR];
+
+		cr_config_redact_url(cfg->database_url, shown, sizeof(shown));
+		printf("certrenew: initialised %s (database %s)\n", cfg->var_dir, shown);
+	}
 	return 0;
 }
 

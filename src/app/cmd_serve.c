@@ -96,7 +96,10 @@ cr_cmd_serve(const struct cr_config *cfg, int argc, char **argv, const sigset_t 
 
 		cr_store_put(app.store, db);
 		if (err != CR_OK || v == 0) {
-			cr_error("serve", "database %s is not initialised: run `certrenew init`", cfg->database_url);
+			char shown[CR_CFG_STR];
+
+			cr_config_redact_url(cfg->database_url, shown, sizeof(shown));
+			cr_error("serve", "database %s is not initialised: run `certrenew init`", shown);
 			goto out;
 		}
 	}

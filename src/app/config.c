@@ -296,3 +296,24 @@ cr_config_load(struct cr_config *c, const char *path, char *err, size_t errlen)
 		snprintf(c->codes_key_file, sizeof(c->codes_key_file), "%.990s/secrets/codes.key", c->var_dir);
 	return CR_OK;
 }
+
+void
+cr_config_redact_url(const char *url, char *out, size_t outlen)
+{
+	const char *scheme = strstr(url, "://"), *at, *colon;
+
+	snprintf(out, outlen, "%s", url);
+	if (scheme == NULL)
+		return;
+	/* The userinfo ends at the last '@' before the first '/' of the path. */
+	at = NULL;
+	for (const char *p = scheme + 3; *p != '\0' && *p != '/'; p++)
+		if (*p == '@')
+			at = p;
+	if (at == NULL)
+		return;
+	colon = memchr(scheme + 3, ':', (size_t)(at - (scheme + 3)));
+	if (colon == NULL)
+		return;
+	snprintf(out, outlen, "%.*s:***%s", (int)(colon - url), url, at);
+}

@@ -54,6 +54,10 @@ struct cr_config {
    On error writes a message naming the key (or file line) into err. */
 enum cr_err cr_config_load(struct cr_config *cfg, const char *path, char *err, size_t errlen);
 
+/* Copies a database URL for logs with any password replaced by "***"
+   (postgresql://user:secret@host/db -> postgresql://user:***@host/db). */
+void cr_config_redact_url(const char *url, char *out, size_t outlen);
+
 /* Sets one key from its text value; used by the loader and by tests. */
 enum cr_err cr_config_set(struct cr_config *cfg, const char *key, const char *value, char *err, size_t errlen);
 

@@ -468,6 +468,22 @@ test_https_base_url_means_secure_cookies(void **state)
 }
 
 static void
+test_redact_url(void **state)
+{
+	char out[256];
+
+	(void)state;
+	cr_config_redact_url("postgresql://cr:s3cr%40t@db.example:5432/certrenew?sslmode=require", out, sizeof(out));
+	assert_string_equal(out, "postgresql://cr:***@db.example:5432/certrenew?sslmode=require");
+	cr_config_redact_url("postgresql://cr@db/certrenew", out, sizeof(out));
+	assert_string_equal(out, "postgresql://cr@db/certrenew");
+	cr_config_redact_url("postgresql://db/x@y", out, sizeof(out));
+	assert_string_equal(out, "postgresql://db/x@y");
+	cr_config_redact_url("sqlite:/var/lib/certrenew/certrenew.db", out, sizeof(out));
+	assert_string_equal(out, "sqlite:/var/lib/certrenew/certrenew.db");
+}
+
+static void
 test_paths_follow_var_dir(void **state)
 {
 	struct fx *f = *state;
@@ -542,6 +558,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_env_overrides_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_bad_value_names_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_paths_follow_var_dir, setup, teardown),
+		cmocka_unit_test(test_redact_url),
 		cmocka_unit_test_setup_teardown(test_mail_paths_follow_var_dir_after_listen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_https_base_url_means_secure_cookies, setup, teardown),
 	};
