@@ -68,9 +68,19 @@ cr_page_ctx(struct cr_req *req, const char *title_key)
 	gmtime_r(&req->now, &tm);
 	snprintf(css, sizeof(css), "/static/style.css?v=%s", req->app->css_version);
 	langs = json_array();
-	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
-		json_array_append_new(langs, json_pack("{s:s, s:s, s:b}", "code", codes[i][0], "label", codes[i][1],
-		    "current", strcmp(codes[i][0], req->lang) == 0));
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		struct cr_buf url;
+
+		/* The switch keeps the page's own arguments (app=, i=): only the language changes. */
+		cr_buf_init(&url, 2048);
+		if (req->self_url == NULL || req->self_url(req, "lang", codes[i][0], &url) != CR_OK) {
+			cr_buf_reset(&url);
+			cr_buf_printf(&url, "/?lang=%s", codes[i][0]);
+		}
+		json_array_append_new(langs, json_pack("{s:s, s:s, s:b, s:s}", "code", codes[i][0], "label",
+		    codes[i][1], "current", strcmp(codes[i][0], req->lang) == 0, "url", cr_buf_str(&url)));
+		cr_buf_free(&url);
+	}
 	ctx = json_pack("{s:O, s:s, s:b, s:i, s:s, s:s, s:o, s:s}",
 	    "t", texts(req),
 	    "lang", req->lang,

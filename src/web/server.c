@@ -13,6 +13,7 @@
 
 #include <microhttpd.h>
 
+#include "adapters/httpc.h"
 #include "server.h"
 #include "util/log.h"
 
@@ -82,6 +83,41 @@ static const char *
 get_cookie(struct cr_req *req, const char *name)
 {
 	return lookup(req, MHD_COOKIE_KIND, name);
+}
+
+struct self_url_ctx {
+	struct cr_buf *out;
+	const char *skip;
+	enum cr_err err;
+};
+
+static enum MHD_Result
+add_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct self_url_ctx *c = cls;
+
+	(void)kind;
+	if (c->err != CR_OK || strcmp(key, c->skip) == 0)
+		return MHD_YES;
+	if ((c->err = cr_buf_adds(c->out, strchr(cr_buf_str(c->out), '?') ? "&" : "?")) == CR_OK &&
+	    (c->err = cr_url_encode(c->out, key)) == CR_OK && value != NULL &&
+	    (c->err = cr_buf_adds(c->out, "=")) == CR_OK)
+		c->err = cr_url_encode(c->out, value);
+	return MHD_YES;
+}
+
+static enum cr_err
+self_url(struct cr_req *req, const char *name, const char *value, struct cr_buf *out)
+{
+	struct self_url_ctx c = {out, name, CR_OK};
+
+	if ((c.err = cr_buf_adds(out, req->path)) != CR_OK)
+		return c.err;
+	MHD_get_connection_values((struct MHD_Connection *)req->conn, MHD_GET_ARGUMENT_KIND, add_arg, &c);
+	if (c.err == CR_OK && (c.err = cr_buf_adds(out, strchr(cr_buf_str(out), '?') ? "&" : "?")) == CR_OK &&
+	    (c.err = cr_url_encode(out, name)) == CR_OK && (c.err = cr_buf_adds(out, "=")) == CR_OK)
+		c.err = cr_url_encode(out, value);
+	return c.err;
 }
 
 struct cr_db *
@@ -248,6 +284,7 @@ handle(struct cr_app *app, struct MHD_Connection *c, const char *url, const char
 	req.header = get_header;
 	req.query = get_query;
 	req.cookie = get_cookie;
+	req.self_url = self_url;
 	req.conn = c;
 	req.app = app;
 	client_ip(c, req.ip, sizeof(req.ip));

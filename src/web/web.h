@@ -53,6 +53,8 @@ struct cr_req {
 	const char *(*header)(struct cr_req *, const char *name);
 	const char *(*query)(struct cr_req *, const char *name);
 	const char *(*cookie)(struct cr_req *, const char *name);
+	/* Appends this request's path and query with `name` set to value (other arguments kept). */
+	enum cr_err (*self_url)(struct cr_req *, const char *name, const char *value, struct cr_buf *out);
 	void *conn;              /* opaque to handlers */
 	const char *lang;        /* "zh-Hant", "en", "pt" */
 	/* Session, filled by cr_session_load for pages that need one. */
