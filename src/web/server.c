@@ -97,11 +97,13 @@ add_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 	struct self_url_ctx *c = cls;
 
 	(void)kind;
-	if (c->err != CR_OK || strcmp(key, c->skip) == 0)
+	/* Only the step's own ids travel, and only when they are plain numbers: nothing else a
+	   visitor put in the URL is ever written back into a page. */
+	if (c->err != CR_OK || strcmp(key, c->skip) == 0 || (strcmp(key, "app") != 0 && strcmp(key, "i") != 0) ||
+	    value == NULL || *value == '\0' || strspn(value, "0123456789") != strlen(value) || strlen(value) > 15)
 		return MHD_YES;
 	if ((c->err = cr_buf_adds(c->out, strchr(cr_buf_str(c->out), '?') ? "&" : "?")) == CR_OK &&
-	    (c->err = cr_url_encode(c->out, key)) == CR_OK && value != NULL &&
-	    (c->err = cr_buf_adds(c->out, "=")) == CR_OK)
+	    (c->err = cr_url_encode(c->out, key)) == CR_OK && (c->err = cr_buf_adds(c->out, "=")) == CR_OK)
 		c->err = cr_url_encode(c->out, value);
 	return MHD_YES;
 }
@@ -403,7 +405,7 @@ cr_server_start(struct cr_app *app, struct cr_server **out)
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)(app->cfg->http_max_connections / 2),
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
 	    /* libmicrohttpd wipes this pool between requests: keep it to what headers need. */
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32u * 1024u),
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(16u * 1024u),
 	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 	    MHD_OPTION_END);

@@ -53,7 +53,7 @@ struct cr_req {
 	const char *(*header)(struct cr_req *, const char *name);
 	const char *(*query)(struct cr_req *, const char *name);
 	const char *(*cookie)(struct cr_req *, const char *name);
-	/* Appends this request's path and query with `name` set to value (other arguments kept). */
+	/* Appends this request's path with `name` set to value, keeping only the step ids app= and i=. */
 	enum cr_err (*self_url)(struct cr_req *, const char *name, const char *value, struct cr_buf *out);
 	void *conn;              /* opaque to handlers */
 	const char *lang;        /* "zh-Hant", "en", "pt" */

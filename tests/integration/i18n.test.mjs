@@ -31,20 +31,30 @@ test('zh-Hant by default; ?lang= switches and is remembered by a cookie', T, asy
   assert.match(bogus.html, /<html lang="pt">/, 'an unknown language changes nothing');
 });
 
-test('the language links keep the page arguments', T, async () => {
+test('the language links keep the step (app=, i=) and nothing else of the URL', T, async () => {
   const jar = new CookieJar();
   await login(jar, WONG.sub, sys.base);
-  const page = await jar.fetch(`${sys.base}/ecmp/certrenewal/verify?msg=set_changed`);
+  const list = await jar.fetch(`${sys.base}/ecmp/certrenewal/verify`);
+  const set = /name="set" value="([^"]*)"/.exec(list.html)[1];
+  const csrf = /name="csrf" value="([^"]*)"/.exec(list.html)[1];
+  const start = await jar.fetch(`${sys.base}/ecmp/certrenewal/start`, { form: { csrf, set } });
+  const consent = new URL(start.location, sys.base);
+  const app = consent.searchParams.get('app');
+  assert.ok(/^[0-9]+$/.test(app), `an application was created (${start.location})`);
+  const page = await jar.fetch(`${sys.base}/ecmp/certrenewal/consent?app=${app}&msg=set_changed&x=%3Cb%3E`);
   assert.equal(page.status, 200);
   const links = langLinks(page.html);
   assert.equal(links.length, 2, 'two other languages offered');
   for (const l of links) {
     const u = new URL(l.href, sys.base);
-    assert.equal(u.pathname, '/ecmp/certrenewal/verify');
-    assert.equal(u.searchParams.get('msg'), 'set_changed', `${l.href} keeps msg`);
+    assert.equal(u.pathname, '/ecmp/certrenewal/consent');
+    assert.equal(u.searchParams.get('app'), app, `${l.href} keeps app`);
+    assert.equal(u.searchParams.get('x'), null, `${l.href} drops other arguments`);
+    assert.equal(u.searchParams.get('msg'), null, `${l.href} drops msg`);
     assert.ok(['en', 'pt'].includes(u.searchParams.get('lang')), `${l.href} sets lang`);
   }
   const en = await jar.fetch(new URL(links.find((l) => l.href.includes('lang=en')).href, sys.base).href);
-  assert.equal(en.status, 200);
+  assert.equal(en.status, 200, 'the same step in English');
   assert.match(en.html, /<html lang="en">/);
+  assert.match(en.html, /name="app" value="/);
 });
