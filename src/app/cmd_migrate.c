@@ -14,8 +14,10 @@
  * consistent state and writers wait; stop `serve` and `jobs` first anyway.
  * All SQL is in src/store/ (store_copy.c); this file only orders the steps.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app/commands.h"
 #include "store/store.h"
@@ -74,6 +76,15 @@ cr_cmd_migrate_sqlite_to_postgres(const struct cr_config *cfg, int argc, char **
 	if (argc != 3 || !is_sqlite(argv[1]) || !is_pg(argv[2])) {
 		fputs(usage, stderr);
 		return 1;
+	}
+	/* Opening a SQLite path that does not exist would create an empty database there. */
+	{
+		const char *path = strncmp(argv[1], "sqlite:", 7) == 0 ? argv[1] + 7 : argv[1];
+
+		if (access(path, R_OK | W_OK) != 0) {
+			fprintf(stderr, "certrenew: %s: %s\n", path, strerror(errno));
+			return 1;
+		}
 	}
 	if (nt > sizeof(src_rows) / sizeof(src_rows[0])) {
 		cr_error("migrate", "more tables than this command can count");

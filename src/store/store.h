@@ -51,7 +51,8 @@ enum cr_err cr_db_copy_table_rows(struct cr_db *db, size_t t, long *out);
    it to the caller to roll back). Both databases must be at the same schema version. */
 enum cr_err cr_db_copy_table(struct cr_db *from, struct cr_db *to, size_t t, long *copied);
 /* After the copy, inside the same transaction: PostgreSQL's id sequences are moved past the
-   highest copied id, so new rows get fresh ids. A no-op on SQLite. */
+   highest copied id, so new rows get fresh ids, and the tables are analysed (planner statistics
+   of the copied data at once). A no-op on SQLite. */
 enum cr_err cr_db_copy_finish(struct cr_db *to);
 
 /* Write transactions. SQLite: begin takes the write lock at once, so two writers queue

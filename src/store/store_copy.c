@@ -7,7 +7,7 @@
  * cache is keyed by address), made from one column list per table so the
  * SELECT and the INSERT cannot disagree. Ids are copied as they are; on
  * PostgreSQL the sequences behind BIGSERIAL ids are then moved past the
- * highest id, so the next insert does not collide.
+ * highest id, so the next insert does not collide, and the tables analysed.
  */
 #include <string.h>
 
@@ -205,5 +205,10 @@ cr_db_copy_finish(struct cr_db *to)
 		if ((err = db_run(st, tables[t].name)) != CR_OK)
 			return err;
 	}
-	return CR_OK;
+	/*
+	 * Statistics for the planner now, not when autovacuum gets round to it: plans made while the
+	 * statistics still describe empty tables (a sequential scan of notices per certificate, say)
+	 * grow with the data. Inside the transaction ANALYZE counts the rows it inserted.
+	 */
+	return db_exec(to, "ANALYZE");
 }

@@ -11,6 +11,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 import {
   System, DB_KIND, CERTRENEW, CookieJar, WONG, login, parsePending, run, ROOT,
@@ -167,4 +168,11 @@ test('migrating into a non-empty PostgreSQL database is refused and changes noth
     { env: sys.env, encoding: 'utf8', timeout: 30_000 });
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /usage: certrenew migrate-sqlite-to-postgres/);
+  // A SQLite file that does not exist: refused, and not created.
+  const missing = `${sys.varDir}/no-such.db`;
+  const none = spawnSync(CERTRENEW, ['migrate-sqlite-to-postgres', `sqlite:${missing}`, pgUrl],
+    { env: sys.env, encoding: 'utf8', timeout: 30_000 });
+  assert.equal(none.status, 1);
+  assert.match(none.stderr, /No such file/);
+  assert.equal(existsSync(missing), false, 'no empty database left behind');
 });
