@@ -4,7 +4,10 @@
 #   2. make all
 #   3. cmocka unit tests (build/tests/test_*), and the store's again against a throw-away PostgreSQL
 #   4. node:test suites against build/: integration (SQLite, then again with CR_TEST_DB=postgres on
-#      throw-away PostgreSQL 15 servers), interop (oidc-provider), e2e (chromium)
+#      throw-away PostgreSQL 15 servers), interop (oidc-provider), e2e (chromium). Two integration files
+#      always use their own PostgreSQL whatever CR_TEST_DB says (nginx.test.mjs: two instances behind nginx;
+#      migrate.test.mjs: SQLite -> PostgreSQL); they run in the plain pass and skip themselves in the
+#      CR_TEST_DB=postgres pass, which would only repeat them
 #   5. make asan; unit tests from build-asan/tests (the store's also on PostgreSQL); the integration
 #      suite against build-asan/
 # Prints each suite's result as it goes; full logs are in tests/out/. The last line is exactly

@@ -27,6 +27,8 @@ static const char usage[] =
     "  import-certs --holders HOLDERS.csv CERTFILE...\n"
     "                 load existing certificates (PEM/DER) with their holders (all or nothing)\n"
     "  mail list|retry   the outbox: list (--failed) and re-queue failed messages\n"
+    "  migrate-sqlite-to-postgres SQLITE_URL POSTGRES_URL\n"
+    "                 copy a SQLite installation into an empty PostgreSQL database\n"
     "\n"
     "COMMAND --help describes a command. Configuration: CONFIG (key = value lines),\n"
     "then CERTRENEW_* environment variables (e.g. CERTRENEW_LISTEN=127.0.0.1:8080,\n"
@@ -82,6 +84,8 @@ main(int argc, char **argv)
 		return cr_cmd_import_certs(&cfg, argc - i, argv + i);
 	if (strcmp(cmd, "mail") == 0)
 		return cr_cmd_mail(&cfg, argc - i, argv + i);
+	if (strcmp(cmd, "migrate-sqlite-to-postgres") == 0)
+		return cr_cmd_migrate_sqlite_to_postgres(&cfg, argc - i, argv + i);
 	fprintf(stderr, "certrenew: unknown command '%s'\n\n%s", cmd, usage);
 	return 2;
 }

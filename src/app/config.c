@@ -9,8 +9,9 @@
 #include <string.h>
 
 #include "config.h"
+#include "web/forwarded.h"
 
-enum kind { K_STR, K_INT, K_BOOL, K_MODE, K_LISTEN, K_URL };
+enum kind { K_STR, K_INT, K_BOOL, K_MODE, K_LISTEN, K_URL, K_PROXIES };
 
 struct key {
 	const char *name;
@@ -58,6 +59,8 @@ static const struct key keys[] = {
 	S("mail.dir", mail_dir),
 	S("mail.outbox_key_file", outbox_key_file),
 	S("codes.key_file", codes_key_file),
+	{"http.trusted_proxies", K_PROXIES, offsetof(struct cr_config, http_trusted_proxies),
+	    sizeof(((struct cr_config *)0)->http_trusted_proxies), 0, 0},
 };
 
 static void
@@ -170,6 +173,16 @@ cr_config_set(struct cr_config *c, const char *name, const char *v, char *err, s
 			else
 				return fail(err, errlen, name, "must be true or false");
 			return CR_OK;
+		case K_PROXIES: {
+			struct cr_proxy_list l;
+
+			/* Empty is allowed (no proxy trusted); otherwise every entry must be an IPv4 address. */
+			n = strlen(v);
+			if (n >= k->size || cr_proxy_list_parse(v, n, &l) != CR_OK)
+				return fail(err, errlen, name, "must be IPv4 addresses separated by commas (or empty)");
+			memcpy(base + k->off, v, n + 1);
+			return CR_OK;
+		}
 		case K_URL: {
 			size_t scheme = strncmp(v, "http://", 7) == 0 ? 7 : strncmp(v, "https://", 8) == 0 ? 8 : 0;
 

@@ -48,6 +48,8 @@ struct cr_config {
 	char mail_dir[CR_CFG_STR];           /* mail.dir: where .eml files go without SMTP */
 	char outbox_key_file[CR_CFG_STR];    /* mail.outbox_key_file: seals messages at rest */
 	char codes_key_file[CR_CFG_STR];     /* codes.key_file: keys the hashes of verification codes */
+	char http_trusted_proxies[CR_CFG_STR]; /* http.trusted_proxies: IPv4 addresses, comma-separated; empty:
+	                                        none. Requests from these peers name the client in X-Forwarded-For */
 };
 
 /* Fills cfg with defaults, then the file (if path is not NULL), then the environment.

@@ -211,6 +211,18 @@ pg_bind_blob(struct db_stmt *st, int n, const void *p, size_t len)
 	s->types[i] = OID_BYTEA;
 }
 
+static void
+pg_bind_null(struct db_stmt *st, int n, enum db_type t)
+{
+	struct pg_stmt *s = PS(st);
+	int i = param(s, n);
+
+	s->values[i] = NULL;
+	s->lengths[i] = 0;
+	s->formats[i] = t == DB_T_BLOB ? 1 : 0;
+	s->types[i] = t == DB_T_INT ? OID_INT8 : t == DB_T_BLOB ? OID_BYTEA : OID_TEXT;
+}
+
 static enum db_rc
 pg_step(struct db_stmt *st)
 {
@@ -527,6 +539,7 @@ static const struct db_ops pg_ops = {
 	.bind_int = pg_bind_int,
 	.bind_bool = pg_bind_bool,
 	.bind_blob = pg_bind_blob,
+	.bind_null = pg_bind_null,
 	.step = pg_step,
 	.col_null = pg_col_null,
 	.col_int = pg_col_int,

@@ -103,6 +103,13 @@ sq_bind_blob(struct db_stmt *st, int n, const void *p, size_t len)
 		sqlite3_bind_blob(h, pidx(h, n), p, (int)len, SQLITE_TRANSIENT);
 }
 
+static void
+sq_bind_null(struct db_stmt *st, int n, enum db_type t)
+{
+	(void)t; /* SQLite's NULL has no type */
+	sqlite3_bind_null(SQ(st)->h, pidx(SQ(st)->h, n));
+}
+
 static enum db_rc
 sq_step(struct db_stmt *st)
 {
@@ -238,6 +245,7 @@ static const struct db_ops sq_ops = {
 	.bind_int = sq_bind_int,
 	.bind_bool = sq_bind_bool,
 	.bind_blob = sq_bind_blob,
+	.bind_null = sq_bind_null,
 	.step = sq_step,
 	.col_null = sq_col_null,
 	.col_int = sq_col_int,

@@ -29,11 +29,14 @@ enum db_kind { DB_SQLITE, DB_PG };
 enum db_rc { DB_ROW, DB_DONE, DB_ERR };
 
 /* Every statement cache is sized for all statements of the store; running out is logged as a bug. */
-#define DB_STMT_CACHE 96
+#define DB_STMT_CACHE 160
 /* Highest $n any statement uses. */
 #define DB_MAX_PARAMS 16
 
 struct db_stmt;
+
+/* A column's type, where a NULL must be bound typed (PostgreSQL prepares with parameter types). */
+enum db_type { DB_T_INT, DB_T_TEXT, DB_T_BLOB };
 
 struct db_ops {
 	struct db_stmt *(*prep)(struct cr_db *db, const char *sql);
@@ -41,6 +44,7 @@ struct db_ops {
 	void (*bind_int)(struct db_stmt *st, int n, int64_t v);
 	void (*bind_bool)(struct db_stmt *st, int n, bool v);
 	void (*bind_blob)(struct db_stmt *st, int n, const void *p, size_t len);
+	void (*bind_null)(struct db_stmt *st, int n, enum db_type t);
 	enum db_rc (*step)(struct db_stmt *st);
 	bool (*col_null)(struct db_stmt *st, int i);
 	int64_t (*col_int)(struct db_stmt *st, int i);
@@ -105,6 +109,9 @@ db_bind_blob(struct db_stmt *st, int n, const void *p, size_t len)
 {
 	st->db->ops->bind_blob(st, n, p, len);
 }
+
+/* Bind SQL NULL to $n as a value of type t. */
+static inline void db_bind_null(struct db_stmt *st, int n, enum db_type t) { st->db->ops->bind_null(st, n, t); }
 
 static inline enum db_rc db_step(struct db_stmt *st) { return st->db->ops->step(st); }
 static inline bool db_col_null(struct db_stmt *st, int i) { return st->db->ops->col_null(st, i); }

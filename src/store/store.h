@@ -39,6 +39,22 @@ enum cr_err cr_db_migrate(struct cr_db *db);
 /* Current schema version (0 on an empty database). */
 enum cr_err cr_db_schema_version(struct cr_db *db, int *out);
 
+/* ---- copying between databases (certrenew migrate-sqlite-to-postgres) ----
+   Every table of the schema (not schema_version), in an order where each comes after the
+   tables it references. */
+size_t cr_db_copy_table_count(void);
+const char *cr_db_copy_table_name(size_t t); /* static string; NULL past the end */
+/* Rows in table t. */
+enum cr_err cr_db_copy_table_rows(struct cr_db *db, size_t t, long *out);
+/* Inserts every row of table t of `from` into `to`, all columns as they are (ids, blobs, NULLs),
+   in primary-key order; *copied counts them. `to` must be inside a transaction (an error leaves
+   it to the caller to roll back). Both databases must be at the same schema version. */
+enum cr_err cr_db_copy_table(struct cr_db *from, struct cr_db *to, size_t t, long *copied);
+/* After the copy, inside the same transaction: PostgreSQL's id sequences are moved past the
+   highest copied id, so new rows get fresh ids, and the tables are analysed (planner statistics
+   of the copied data at once). A no-op on SQLite. */
+enum cr_err cr_db_copy_finish(struct cr_db *to);
+
 /* Write transactions. SQLite: begin takes the write lock at once, so two writers queue
    rather than fail at commit. PostgreSQL: READ COMMITTED; what must be serialised (the audit
    chain, notices per holder) takes its own lock inside. On PostgreSQL an error inside a

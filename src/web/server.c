@@ -14,6 +14,7 @@
 #include <microhttpd.h>
 
 #include "adapters/httpc.h"
+#include "forwarded.h"
 #include "server.h"
 #include "util/log.h"
 
@@ -22,6 +23,7 @@
 struct cr_server {
 	struct MHD_Daemon *d;
 	struct cr_app *app;
+	struct cr_proxy_list trusted; /* http.trusted_proxies, parsed once */
 };
 
 /* Per-connection request state, from the first callback to completion. */
@@ -130,11 +132,30 @@ cr_req_db(struct cr_req *req)
 	return req->db;
 }
 
+static enum MHD_Result
+count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind;
+	(void)value;
+	if (strcasecmp(key, "X-Forwarded-For") == 0)
+		(*(int *)cls)++;
+	return MHD_YES;
+}
+
+/*
+ * The client's address for logs and the audit log: the TCP peer, or, when the peer is one of
+ * http.trusted_proxies, the hop of X-Forwarded-For that the proxy vouches for (forwarded.h).
+ * A missing, repeated or malformed header from a trusted proxy leaves the peer's address.
+ * A peer that is not trusted cannot choose what is recorded, whatever it sends.
+ */
 static void
-client_ip(struct MHD_Connection *c, char *out, size_t outlen)
+client_ip(struct MHD_Connection *c, const struct cr_proxy_list *trusted, char *out, size_t outlen)
 {
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	char fwd[CR_FWD_ADDR_LEN];
+	const char *xff;
+	int nxff = 0;
 
 	snprintf(out, outlen, "?");
 	if (sa == NULL)
@@ -144,6 +165,17 @@ client_ip(struct MHD_Connection *c, char *out, size_t outlen)
 	else if (sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
 		    (socklen_t)outlen);
+	if (trusted->n == 0 || !cr_proxy_list_has(trusted, out))
+		return;
+	if ((xff = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-For")) == NULL)
+		return;
+	/* The proxy sends one header; with two, which one it wrote is unknown. */
+	MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, &nxff);
+	if (nxff != 1 || cr_forwarded_client(xff, strlen(xff), trusted, fwd, sizeof(fwd)) != CR_OK) {
+		cr_warn("http", "unusable X-Forwarded-For from trusted proxy %s: client recorded as the proxy", out);
+		return;
+	}
+	snprintf(out, outlen, "%s", fwd);
 }
 
 static const char *
@@ -274,8 +306,9 @@ is_form(struct MHD_Connection *c)
 }
 
 static enum MHD_Result
-handle(struct cr_app *app, struct MHD_Connection *c, const char *url, const char *method, struct pending *p)
+handle(struct cr_server *srv, struct MHD_Connection *c, const char *url, const char *method, struct pending *p)
 {
+	struct cr_app *app = srv->app;
 	struct cr_req req = {0};
 	struct cr_resp resp = {0};
 	enum MHD_Result rc;
@@ -289,7 +322,7 @@ handle(struct cr_app *app, struct MHD_Connection *c, const char *url, const char
 	req.self_url = self_url;
 	req.conn = c;
 	req.app = app;
-	client_ip(c, req.ip, sizeof(req.ip));
+	client_ip(c, &srv->trusted, req.ip, sizeof(req.ip));
 	resp.status = 200;
 	cr_buf_init(&resp.body, 4u * 1024u * 1024u);
 	req.lang = pick_lang(&req, &resp);
@@ -397,8 +430,17 @@ cr_server_start(struct cr_app *app, struct cr_server **out)
 	if ((srv = calloc(1, sizeof(*srv))) == NULL)
 		return CR_ERR_NOMEM;
 	srv->app = app;
+	if (cr_proxy_list_parse(app->cfg->http_trusted_proxies, strlen(app->cfg->http_trusted_proxies),
+	        &srv->trusted) != CR_OK) {
+		cr_error("http", "http.trusted_proxies: not a list of IPv4 addresses");
+		free(srv);
+		return CR_ERR_CONFIG;
+	}
+	if (srv->trusted.n > 0)
+		cr_info("http", "behind %zu trusted proxies (%s): the client address comes from X-Forwarded-For",
+		    srv->trusted.n, app->cfg->http_trusted_proxies);
 	srv->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
-	    (uint16_t)app->cfg->listen_port, NULL, NULL, on_request, app,
+	    (uint16_t)app->cfg->listen_port, NULL, NULL, on_request, srv,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)app->cfg->http_threads,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)app->cfg->http_max_connections,

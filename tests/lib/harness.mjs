@@ -87,8 +87,9 @@ export function run(cmd, args, env) {
   return out;
 }
 
-/** A long-running child with its output in a log file; stop() kills it and checks for sanitizer reports. */
-class Daemon {
+/** A long-running child with its output in a log file; stop() kills it and checks for sanitizer reports.
+    Exported for tests that run extra processes (a second portal instance, nginx). */
+export class Daemon {
   constructor(name, cmd, args, env, logFile) {
     this.name = name;
     this.logFile = logFile;

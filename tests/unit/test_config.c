@@ -534,6 +534,36 @@ clear_env(void)
 	}
 }
 
+static void
+test_trusted_proxies(void **state)
+{
+	struct fx *f = *state;
+	struct cr_config *c = &f->cfg;
+	enum cr_err rc;
+
+	assert_int_equal(cr_config_load(c, NULL, f->err, sizeof(f->err)), CR_OK);
+	assert_string_equal(c->http_trusted_proxies, ""); /* default: no proxy trusted */
+	assert_int_equal(cr_config_set(c, "http.trusted_proxies", "127.0.0.1, 10.0.0.2", f->err, sizeof(f->err)), CR_OK);
+	assert_string_equal(c->http_trusted_proxies, "127.0.0.1, 10.0.0.2");
+	assert_int_equal(cr_config_set(c, "http.trusted_proxies", "", f->err, sizeof(f->err)), CR_OK);
+	assert_string_equal(c->http_trusted_proxies, "");
+	assert_int_equal(cr_config_set(c, "http.trusted_proxies", "10.0.0.0/8", f->err, sizeof(f->err)),
+	    CR_ERR_CONFIG);
+	assert_non_null(strstr(f->err, "http.trusted_proxies"));
+	assert_int_equal(cr_config_set(c, "http.trusted_proxies", "proxy.local", f->err, sizeof(f->err)),
+	    CR_ERR_CONFIG);
+	/* From the environment, and refused there with the key named. */
+	assert_int_equal(setenv("CERTRENEW_HTTP_TRUSTED_PROXIES", "127.0.0.1", 1), 0);
+	rc = cr_config_load(c, NULL, f->err, sizeof(f->err));
+	assert_int_equal(rc, CR_OK);
+	assert_string_equal(c->http_trusted_proxies, "127.0.0.1");
+	assert_int_equal(setenv("CERTRENEW_HTTP_TRUSTED_PROXIES", "127.0.0.1,", 1), 0);
+	rc = cr_config_load(c, NULL, f->err, sizeof(f->err));
+	unsetenv("CERTRENEW_HTTP_TRUSTED_PROXIES");
+	assert_int_equal(rc, CR_ERR_CONFIG);
+	assert_non_null(strstr(f->err, "http.trusted_proxies"));
+}
+
 int
 main(void)
 {
@@ -561,6 +591,7 @@ main(void)
 		cmocka_unit_test(test_redact_url),
 		cmocka_unit_test_setup_teardown(test_mail_paths_follow_var_dir_after_listen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_https_base_url_means_secure_cookies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trusted_proxies, setup, teardown),
 	};
 
 	clear_env();
