@@ -140,6 +140,25 @@ healthz(struct gs_req *r)
 	return gs_reply_text(r, MHD_HTTP_OK, "ok");
 }
 
+/* The start page: govsim has no login of its own; it is reached from the portal's 「以公務通帳戶登入」. */
+static enum MHD_Result
+index_page(struct gs_req *r)
+{
+	static const char page[] =
+	    "<!doctype html><html lang=\"zh-Hant\"><head><meta charset=\"utf-8\"><title>公務通 (govsim)</title></head>"
+	    "<body style=\"font-family:sans-serif;max-width:40em;margin:3em auto;line-height:1.6\">"
+	    "<h1>公務通 GovID 模擬服務 (govsim)</h1>"
+	    "<p>開發及測試用的模擬服務，並非真正的公務通。請由 certrenew 入口網站點選「以公務通帳戶登入」開始登入。</p>"
+	    "<p>DEV/test simulator of the government's GovID OpenID provider. Start the login from the portal.</p>"
+	    "<p><a href=\"/.well-known/openid-configuration\">OpenID configuration</a></p></body></html>";
+	struct cr_buf b;
+
+	cr_buf_init(&b, sizeof(page));
+	if (cr_buf_add(&b, page, sizeof(page) - 1) != CR_OK)
+		return MHD_NO;
+	return gs_reply(r, MHD_HTTP_OK, "text/html; charset=utf-8", &b, NULL);
+}
+
 /* "{issuer}{path}" as a new JSON string. */
 static json_t *
 endpoint(const struct gs *gs, const char *path)
@@ -206,6 +225,7 @@ struct route {
 };
 
 static const struct route routes[] = {
+	{ "/", { "GET", "HEAD" }, "GET, HEAD", index_page },
 	{ "/healthz", { "GET", "HEAD" }, "GET, HEAD", healthz },
 	{ "/.well-known/openid-configuration", { "GET", "HEAD" }, "GET, HEAD", discovery },
 	{ "/jwks", { "GET", "HEAD" }, "GET, HEAD", jwks },

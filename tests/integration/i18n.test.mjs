@@ -58,3 +58,10 @@ test('the language links keep the step (app=, i=) and nothing else of the URL', 
   assert.match(en.html, /<html lang="en">/);
   assert.match(en.html, /name="app" value="/);
 });
+
+test('govsim\'s own address (printed by make run) answers with a page pointing back to the portal', T, async () => {
+  const res = await fetch(`${sys.govsim}/`, { signal: AbortSignal.timeout(10_000) });
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type') || '', /text\/html/);
+  assert.match(await res.text(), /以公務通帳戶登入/);
+});
