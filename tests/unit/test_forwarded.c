@@ -62,7 +62,7 @@ test_list_parse(void **state)
 		snprintf(many + strlen(many), sizeof(many) - strlen(many), "%s10.0.0.%d", i ? "," : "", i + 1);
 	assert_int_equal(cr_proxy_list_parse(many, strlen(many), &l), CR_OK);
 	assert_int_equal(l.n, CR_FWD_MAX_PROXIES);
-	strcat(many, ",10.0.1.1");
+	snprintf(many + strlen(many), sizeof(many) - strlen(many), ",10.0.1.1");
 	assert_int_equal(cr_proxy_list_parse(many, strlen(many), &l), CR_ERR_TOOBIG);
 	assert_int_equal(l.n, 0);
 }
@@ -125,7 +125,7 @@ test_client_refuses_garbage(void **state)
 	/* Over the hop cap, when the walk gets that far (all trusted). */
 	big[0] = '\0';
 	for (int i = 0; i <= CR_FWD_MAX_HOPS; i++)
-		strcat(big, i ? ",127.0.0.1" : "127.0.0.1");
+		snprintf(big + strlen(big), sizeof(big) - strlen(big), "%s127.0.0.1", i ? "," : "");
 	assert_int_equal(cr_forwarded_client(big, strlen(big), &l, out, sizeof(out)), CR_ERR_TOOBIG);
 	/* A hop too long to be an address. */
 	assert_int_equal(client("127.0.0.1", "1111:2222:3333:4444:5555:6666:7777:8888:9999:0000:1", out), CR_ERR_INVALID);
