@@ -139,4 +139,12 @@ enum cr_err db_run(struct db_stmt *st, const char *what);
 /* Steps a statement expected to give one row with one integer; *out 0 when none. */
 enum cr_err db_one_int(struct db_stmt *st, const char *what, int64_t *out);
 
+/* The certificate columns every certificate query selects first, in this order. */
+#define DB_CERT_COLS \
+	"c.id, c.serial_hex, c.type, c.status, c.not_before, c.not_after, c.holder_id, c.email, c.org_id," \
+	" c.department, c.position, c.tx_limit, c.proxy_qualification, c.signing_account"
+#define DB_CERT_NCOLS 14
+/* Reads the DB_CERT_COLS of the current row into c (der not filled); false for an unknown type. */
+bool db_read_cert(struct db_stmt *st, struct cr_cert *c);
+
 #endif

@@ -58,6 +58,26 @@ db_run(struct db_stmt *st, const char *what)
 	return err;
 }
 
+bool
+db_read_cert(struct db_stmt *st, struct cr_cert *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->id = db_col_int(st, 0);
+	db_col_copy(st, 1, c->serial_hex, sizeof(c->serial_hex));
+	db_col_copy(st, 3, c->status, sizeof(c->status));
+	c->not_before = (time_t)db_col_int(st, 4);
+	c->not_after = (time_t)db_col_int(st, 5);
+	c->holder_id = db_col_int(st, 6);
+	db_col_copy(st, 7, c->email, sizeof(c->email));
+	c->org_id = db_col_int(st, 8);
+	db_col_copy(st, 9, c->department, sizeof(c->department));
+	db_col_copy(st, 10, c->position, sizeof(c->position));
+	db_col_copy(st, 11, c->tx_limit, sizeof(c->tx_limit));
+	db_col_copy(st, 12, c->proxy, sizeof(c->proxy));
+	db_col_copy(st, 13, c->signing_account, sizeof(c->signing_account));
+	return cr_cert_type_parse(db_col_text(st, 2), &c->type);
+}
+
 enum cr_err
 db_one_int(struct db_stmt *st, const char *what, int64_t *out)
 {

@@ -10,32 +10,15 @@
 /* PostgreSQL advisory lock class (two-key form: class, hash of the address) for code limits. */
 #define LOCK_CODE_ADDRESS 0x63724364 /* "crCd" */
 
-#define VIEW_COLS \
-	"c.id, c.serial_hex, c.type, c.status, c.not_before, c.not_after, c.holder_id, c.email, c.org_id," \
-	" c.department, c.position, c.tx_limit, c.proxy_qualification, c.signing_account, o.name, p.name"
+#define VIEW_COLS DB_CERT_COLS ", o.name, p.name"
 
 static void
 read_view(struct db_stmt *st, struct cr_cert_view *v)
 {
-	struct cr_cert *c = &v->c;
-
 	memset(v, 0, sizeof(*v));
-	c->id = db_col_int(st, 0);
-	db_col_copy(st, 1, c->serial_hex, sizeof(c->serial_hex));
-	cr_cert_type_parse(db_col_text(st, 2), &c->type);
-	db_col_copy(st, 3, c->status, sizeof(c->status));
-	c->not_before = (time_t)db_col_int(st, 4);
-	c->not_after = (time_t)db_col_int(st, 5);
-	c->holder_id = db_col_int(st, 6);
-	db_col_copy(st, 7, c->email, sizeof(c->email));
-	c->org_id = db_col_int(st, 8);
-	db_col_copy(st, 9, c->department, sizeof(c->department));
-	db_col_copy(st, 10, c->position, sizeof(c->position));
-	db_col_copy(st, 11, c->tx_limit, sizeof(c->tx_limit));
-	db_col_copy(st, 12, c->proxy, sizeof(c->proxy));
-	db_col_copy(st, 13, c->signing_account, sizeof(c->signing_account));
-	db_col_copy(st, 14, v->org_name, sizeof(v->org_name));
-	db_col_copy(st, 15, v->holder_name, sizeof(v->holder_name));
+	db_read_cert(st, &v->c);
+	db_col_copy(st, DB_CERT_NCOLS, v->org_name, sizeof(v->org_name));
+	db_col_copy(st, DB_CERT_NCOLS + 1, v->holder_name, sizeof(v->holder_name));
 }
 
 static enum cr_err

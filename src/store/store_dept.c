@@ -74,8 +74,7 @@ cr_db_org_decide(struct cr_db *db, int64_t org_id, int64_t cert_id, const char *
 }
 
 static const char SQL_CERT_BY_SERIAL[] =
-    "SELECT id, serial_hex, type, status, not_before, not_after, holder_id, email, org_id, department, position,"
-    " tx_limit, proxy_qualification, signing_account FROM certificates WHERE serial_hex = $1";
+    "SELECT " DB_CERT_COLS " FROM certificates c WHERE c.serial_hex = $1";
 
 enum cr_err
 cr_db_cert_by_serial(struct cr_db *db, const char *serial_hex, struct cr_cert *c)
@@ -89,22 +88,8 @@ cr_db_cert_by_serial(struct cr_db *db, const char *serial_hex, struct cr_cert *c
 	db_bind_text(st, 1, serial_hex);
 	rc = db_step(st);
 	if (rc == DB_ROW) {
-		memset(c, 0, sizeof(*c));
-		c->id = db_col_int(st, 0);
-		db_col_copy(st, 1, c->serial_hex, sizeof(c->serial_hex));
-		if (!cr_cert_type_parse(db_col_text(st, 2), &c->type))
+		if (!db_read_cert(st, c))
 			err = CR_ERR_INVALID;
-		db_col_copy(st, 3, c->status, sizeof(c->status));
-		c->not_before = (time_t)db_col_int(st, 4);
-		c->not_after = (time_t)db_col_int(st, 5);
-		c->holder_id = db_col_int(st, 6);
-		db_col_copy(st, 7, c->email, sizeof(c->email));
-		c->org_id = db_col_int(st, 8);
-		db_col_copy(st, 9, c->department, sizeof(c->department));
-		db_col_copy(st, 10, c->position, sizeof(c->position));
-		db_col_copy(st, 11, c->tx_limit, sizeof(c->tx_limit));
-		db_col_copy(st, 12, c->proxy, sizeof(c->proxy));
-		db_col_copy(st, 13, c->signing_account, sizeof(c->signing_account));
 	} else
 		err = rc == DB_DONE ? CR_ERR_NOTFOUND : db_err(st, "cert by serial");
 	db_reset(st);
