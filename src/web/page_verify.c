@@ -156,6 +156,26 @@ steps_json(struct cr_req *req, int current)
 	return a;
 }
 
+/*
+ * The common context of a wizard page: texts, the step header, the application id (0: none) and a
+ * message. msg is consumed; NULL shows the ?msg= flash if there is one, json_null() shows none.
+ */
+static json_t *
+wizard_ctx(struct cr_req *req, const char *title_key, int64_t app_id, int step, json_t *msg)
+{
+	json_t *ctx = cr_page_ctx(req, title_key);
+
+	if (ctx == NULL) {
+		json_decref(msg);
+		return NULL;
+	}
+	if (app_id > 0)
+		json_object_set_new(ctx, "app", json_integer(app_id));
+	json_object_set_new(ctx, "steps", steps_json(req, step));
+	json_object_set_new(ctx, "flash", msg ? msg : flash(req));
+	return ctx;
+}
+
 static json_t *
 cert_json(struct cr_req *req, const struct cr_cert_view *v)
 {
@@ -230,13 +250,11 @@ cr_page_verify_list(struct cr_req *req, struct cr_resp *resp)
 		return;
 	}
 	set_digest(certs, n, digest);
-	ctx = cr_page_ctx(req, "verify_title");
+	ctx = wizard_ctx(req, "verify_title", 0, 1, NULL);
 	if (ctx != NULL) {
 		json_object_set_new(ctx, "certs", certs_json(req, certs, n));
 		json_object_set_new(ctx, "has_certs", json_boolean(n > 0));
 		json_object_set_new(ctx, "set", json_string(digest));
-		json_object_set_new(ctx, "steps", steps_json(req, 1));
-		json_object_set_new(ctx, "flash", flash(req));
 	}
 	free(certs);
 	cr_render(req, resp, 200, "verify_list", ctx);
@@ -320,15 +338,7 @@ static void
 render_consent(struct cr_req *req, struct cr_resp *resp, const struct cr_application *app, unsigned status,
     json_t *msg)
 {
-	json_t *ctx = cr_page_ctx(req, "verify_title");
-
-	if (ctx != NULL) {
-		json_object_set_new(ctx, "app", json_integer(app->id));
-		json_object_set_new(ctx, "steps", steps_json(req, 1));
-		json_object_set_new(ctx, "flash", msg ? msg : flash(req));
-	} else
-		json_decref(msg);
-	cr_render(req, resp, status, "consent", ctx);
+	cr_render(req, resp, status, "consent", wizard_ctx(req, "verify_title", app->id, 1, msg));
 }
 
 void
@@ -422,14 +432,11 @@ cr_page_emails(struct cr_req *req, struct cr_resp *resp)
 	}
 	if ((certs = calloc(MAX_CERTS, sizeof(*certs))) != NULL)
 		cr_db_app_certs(cr_req_db(req), app.id, certs, MAX_CERTS, &nc);
-	ctx = cr_page_ctx(req, "verify_title");
+	ctx = wizard_ctx(req, "verify_title", app.id, 1, NULL);
 	if (ctx != NULL) {
-		json_object_set_new(ctx, "app", json_integer(app.id));
 		json_object_set_new(ctx, "emails", list);
 		json_object_set_new(ctx, "all_verified", json_boolean(all && n > 0));
 		json_object_set_new(ctx, "certs", certs_json(req, certs ? certs : NULL, certs ? nc : 0));
-		json_object_set_new(ctx, "steps", steps_json(req, 1));
-		json_object_set_new(ctx, "flash", flash(req));
 	} else
 		json_decref(list);
 	free(certs);
@@ -478,7 +485,7 @@ render_email(struct cr_req *req, struct cr_resp *resp, const struct cr_applicati
     const struct cr_email_check *e, int index, unsigned status, json_t *msg)
 {
 	struct cr_code_row code;
-	json_t *ctx = cr_page_ctx(req, "email_title");
+	json_t *ctx;
 	long remaining = 0;
 	int count = 0, wait = 0;
 	time_t last = 0;
@@ -489,20 +496,17 @@ render_email(struct cr_req *req, struct cr_resp *resp, const struct cr_applicati
 	if (cr_db_code_latest(cr_req_db(req), app->id, e->email, &code) == CR_OK && !code.used &&
 	    code.attempts < policy.max_attempts && code.expires_at > req->now)
 		remaining = (long)(code.expires_at - req->now);
+	/* The page itself says a code was sent (beside the countdown), as in the seed. */
+	if (msg == NULL && remaining > 0)
+		msg = json_null();
+	ctx = wizard_ctx(req, "email_title", app->id, 1, msg);
 	if (ctx != NULL) {
-		json_object_set_new(ctx, "app", json_integer(app->id));
 		json_object_set_new(ctx, "i", json_integer(index));
 		json_object_set_new(ctx, "email", json_string(e->email));
 		json_object_set_new(ctx, "verified", json_boolean(e->verified));
 		json_object_set_new(ctx, "remaining", json_integer(remaining));
 		json_object_set_new(ctx, "resend_wait", json_integer(wait));
-		json_object_set_new(ctx, "steps", steps_json(req, 1));
-		/* The page itself says a code was sent (beside the countdown), as in the seed. */
-		if (msg == NULL && remaining > 0)
-			msg = json_null();
-		json_object_set_new(ctx, "flash", msg ? msg : flash(req));
-	} else
-		json_decref(msg);
+	}
 	cr_render(req, resp, status, "email", ctx);
 }
 
@@ -730,7 +734,6 @@ void
 cr_page_identity(struct cr_req *req, struct cr_resp *resp)
 {
 	struct cr_application app;
-	json_t *ctx;
 
 	if (!cr_require_session(req, resp) || !load_app(req, resp, false, &app))
 		return;
@@ -738,10 +741,6 @@ cr_page_identity(struct cr_req *req, struct cr_resp *resp)
 		redirect_to_step(resp, &app, NULL);
 		return;
 	}
-	ctx = cr_page_ctx(req, "identity_title");
-	if (ctx != NULL) {
-		json_object_set_new(ctx, "app", json_integer(app.id));
-		json_object_set_new(ctx, "steps", steps_json(req, cr_app_step(app.state)));
-	}
-	cr_render(req, resp, 200, "identity", ctx);
+	cr_render(req, resp, 200, "identity",
+	    wizard_ctx(req, "identity_title", app.id, cr_app_step(app.state), NULL));
 }
