@@ -89,6 +89,17 @@ cr_cmd_serve(const struct cr_config *cfg, int argc, char **argv, const sigset_t 
 	    cr_outbox_key_load(cfg->codes_key_file, &app.codes_key) != CR_OK)
 		goto out;
 	app.mailer = (struct cr_mailer){cfg, app.tmpl, &app.outbox_key};
+	app.flow = (struct cr_flow_env){
+		.window_days = cfg->window_days,
+		.horizon_days = cfg->horizon_days,
+		.session_idle_minutes = cfg->session_idle_minutes,
+		.session_absolute_minutes = cfg->session_absolute_minutes,
+		.base_url = cfg->base_url,
+		.codes = CR_CODE_POLICY_DEFAULT,
+		.codes_key = app.codes_key.k,
+		.mailer = &app.mailer,
+		.govid = app.govid,
+	};
 	{
 		struct cr_db *db = cr_store_get(app.store);
 		int v = 0;

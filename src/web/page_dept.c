@@ -16,17 +16,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/ids.h"
 #include "util/log.h"
 #include "util/timefmt.h"
 #include "web.h"
 
-/* Rows shown at most; the soonest expiries come first. */
-#define MAX_ROWS 2000
 /* Ids in one post: the form parser takes at most CR_FORM_MAX_FIELDS fields, two of them csrf and decision. */
 #define MAX_IDS CR_FORM_MAX_FIELDS
-/* Ids are SQLite rowids that JavaScript and JSON can carry exactly. */
-#define MAX_ID ((int64_t)1 << 53)
-/* Dates are shown in Macau time (UTC+8, no daylight saving), the customer's day. */
 
 /* Error codes a redirect may carry, each with its message key. */
 static const struct {
@@ -36,43 +32,13 @@ static const struct {
 	{"none_selected", "dept_err_none_selected"},
 };
 
-/* "person:<id>", the actor of audit rows and the confirmations' decided_by. */
-static void
-actor_of(const struct cr_req *req, char *out, size_t len)
-{
-	snprintf(out, len, "person:%lld", (long long)req->person.id);
-}
-
-/*
- * A certificate id from a form: decimal digits only, no sign, no leading zero,
- * 1 .. 2^53. False for anything else.
- */
-static bool
-parse_id(const char *s, int64_t *out)
-{
-	int64_t v = 0;
-	size_t len = s != NULL ? strlen(s) : 0;
-
-	if (len == 0 || len > 16 || s[0] == '0')
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		v = v * 10 + (s[i] - '0');
-	}
-	if (v > MAX_ID)
-		return false;
-	*out = v;
-	return true;
-}
-
 /* A small positive count from the query (the ?done= of our own redirect); 0 when absent or bad. */
 static int
 parse_count(const char *s)
 {
 	int64_t v;
 
-	return parse_id(s, &v) && v <= MAX_IDS ? (int)v : 0;
+	return cr_id_parse(s, &v) && v <= MAX_IDS ? (int)v : 0;
 }
 
 /* The state shown for a decision: a CSS/test name and its label key. */
@@ -139,46 +105,39 @@ flash_json(struct cr_req *req)
 void
 cr_page_department(struct cr_req *req, struct cr_resp *resp)
 {
-	const struct cr_config *cfg = req->app->cfg;
 	struct cr_org_cert *certs = NULL;
+	struct cr_flow_ctx c;
 	size_t n = 0;
 	json_t *ctx = NULL, *rows = NULL, *flash;
-	enum cr_err err;
 
 	if (!require_coordinator(req, resp, false))
 		return;
-	if ((certs = calloc(MAX_ROWS, sizeof(*certs))) == NULL) {
-		cr_render_error(req, resp, 500, "err_internal", NULL);
-		return;
-	}
-	err = cr_db_org_certs_expiring(cr_req_db(req), req->person.org_id, req->now, cfg->horizon_days, certs,
-	    MAX_ROWS, &n);
-	if (err != CR_OK) {
-		cr_error("dept", "listing organisation %lld: %s", (long long)req->person.org_id, cr_err_str(err));
+	cr_req_flow(req, &c);
+	if ((certs = calloc(CR_FLOW_DEPT_MAX_ROWS, sizeof(*certs))) == NULL || cr_flow_dept_list(&c, certs, &n) != CR_OK) {
 		cr_render_error(req, resp, 500, "err_internal", NULL);
 		goto out;
 	}
 	if ((rows = json_array()) == NULL)
 		goto nomem;
 	for (size_t i = 0; i < n; i++) {
-		const struct cr_org_cert *c = &certs[i];
+		const struct cr_org_cert *oc = &certs[i];
 		const char *state, *state_key;
 		char date[16];
 
-		decision_state(c->decision, &state, &state_key);
-		cr_macau_date(c->not_after, date);
+		decision_state(oc->decision, &state, &state_key);
+		cr_macau_date(oc->not_after, date);
 		if (json_array_append_new(rows, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
-		    "id", (json_int_t)c->cert_id, "holder", c->holder_name, "type", cr_cert_type_name(c->type),
-		    "type_label", cr_type_label(req, c->type), "serial", c->serial_hex, "expiry", date,
+		    "id", (json_int_t)oc->cert_id, "holder", oc->holder_name, "type", cr_cert_type_name(oc->type),
+		    "type_label", cr_type_label(req, oc->type), "serial", oc->serial_hex, "expiry", date,
 		    "state", state, "state_label", cr_text(req, state_key))) != 0)
 			goto nomem;
 	}
 	if ((ctx = cr_page_ctx(req, "dept_title")) == NULL)
 		goto nomem;
 	json_object_set_new(ctx, "org", json_string(req->person.org_name));
-	json_object_set_new(ctx, "horizon", json_integer(cfg->horizon_days));
+	json_object_set_new(ctx, "horizon", json_integer(req->app->flow.horizon_days));
 	json_object_set_new(ctx, "nrows", json_integer((json_int_t)n));
-	json_object_set_new(ctx, "truncated", json_boolean(n == MAX_ROWS));
+	json_object_set_new(ctx, "truncated", json_boolean(n == CR_FLOW_DEPT_MAX_ROWS));
 	json_object_set_new(ctx, "max_bulk", json_integer(MAX_IDS - 2));
 	json_object_set_new(ctx, "rows", rows);
 	rows = NULL;
@@ -208,10 +167,10 @@ collect_ids(const struct cr_form *form, int64_t *ids, size_t *n)
 		bool seen = false;
 
 		if (strcmp(name, "cert") == 0) {
-			if (!parse_id(value, &id))
+			if (!cr_id_parse(value, &id))
 				return false;
 		} else if (strncmp(name, "sel_", 4) == 0) {
-			if (strcmp(value, "1") != 0 || !parse_id(name + 4, &id))
+			if (strcmp(value, "1") != 0 || !cr_id_parse(name + 4, &id))
 				return false;
 		} else
 			continue;
@@ -229,13 +188,12 @@ collect_ids(const struct cr_form *form, int64_t *ids, size_t *n)
 void
 cr_page_department_decide(struct cr_req *req, struct cr_resp *resp)
 {
-	const struct cr_config *cfg = req->app->cfg;
-	const char *decision;
+	const char *decision = cr_form_get(&req->form, "decision");
+	struct cr_flow_result res;
+	struct cr_flow_ctx c;
 	int64_t ids[MAX_IDS];
 	size_t n = 0;
-	char actor[48], object[48], loc[96];
-	struct cr_db *db;
-	enum cr_err err;
+	char loc[96];
 
 	if (!require_coordinator(req, resp, true))
 		return;
@@ -245,49 +203,32 @@ cr_page_department_decide(struct cr_req *req, struct cr_resp *resp)
 		cr_render_error(req, resp, 403, "err_csrf", NULL);
 		return;
 	}
-	decision = cr_form_get(&req->form, "decision");
-	if (decision == NULL || (strcmp(decision, "confirmed") != 0 && strcmp(decision, "declined") != 0) ||
-	    !collect_ids(&req->form, ids, &n)) {
+	if (!collect_ids(&req->form, ids, &n)) {
 		cr_warn("dept", "malformed decision form from person %lld at %s", (long long)req->person.id, req->ip);
 		cr_render_error(req, resp, 400, "err_dept_bad_request", NULL);
 		return;
 	}
-	if (n == 0) {
-		cr_resp_redirect(resp, "/department?error=none_selected");
+	cr_req_flow(req, &c);
+	cr_flow_dept_decide(&c, decision, ids, n, &res);
+	switch (res.outcome) {
+	case CR_FLOW_DONE:
+		snprintf(loc, sizeof(loc), "/department?done=%d&decision=%s", res.n,
+		    strcmp(decision, "confirmed") == 0 ? "confirmed" : "declined");
+		cr_resp_redirect(resp, loc);
 		return;
-	}
-
-	actor_of(req, actor, sizeof(actor));
-	db = cr_req_db(req);
-	if ((err = cr_db_begin(db)) != CR_OK)
-		goto fail;
-	for (size_t i = 0; i < n; i++) {
-		struct cr_audit a;
-
-		err = cr_db_org_decide(db, req->person.org_id, ids[i], decision, actor, req->now, cfg->horizon_days);
-		if (err == CR_ERR_NOTFOUND) {
-			cr_db_rollback(db);
-			cr_warn("dept", "coordinator person %lld (organisation %lld) refused certificate %lld: not theirs "
-			    "or outside the horizon; nothing of the %zu decisions in the post was saved (from %s)",
-			    (long long)req->person.id, (long long)req->person.org_id, (long long)ids[i], n, req->ip);
+	case CR_FLOW_REFUSED:
+		if (res.why == CR_WHY_NONE_SELECTED)
+			cr_resp_redirect(resp, "/department?error=none_selected");
+		else if (res.why == CR_WHY_BAD_DECISION)
+			cr_render_error(req, resp, 400, "err_dept_bad_request", NULL);
+		else if (res.why == CR_WHY_NOT_COORDINATOR)
+			cr_render_error(req, resp, 403, "err_dept_forbidden", NULL);
+		else
 			cr_render_error(req, resp, 403, "err_dept_refused", NULL);
-			return;
-		}
-		snprintf(object, sizeof(object), "cert:%lld", (long long)ids[i]);
-		a = (struct cr_audit){actor, strcmp(decision, "confirmed") == 0 ? "confirm" : "decline", object,
-		    req->ip, ""};
-		if (err != CR_OK || (err = cr_db_audit(db, req->now, &a)) != CR_OK) {
-			cr_db_rollback(db);
-			goto fail;
-		}
+		return;
+	case CR_FLOW_CONFLICT:
+	case CR_FLOW_UNAVAILABLE:
+		break;
 	}
-	if ((err = cr_db_commit(db)) != CR_OK)
-		goto fail;
-	cr_info("dept", "person %lld %s %zu certificate(s)", (long long)req->person.id, decision, n);
-	snprintf(loc, sizeof(loc), "/department?done=%zu&decision=%s", n, decision);
-	cr_resp_redirect(resp, loc);
-	return;
-fail:
-	cr_error("dept", "saving decisions of person %lld: %s", (long long)req->person.id, cr_err_str(err));
 	cr_render_error(req, resp, 500, "err_internal", NULL);
 }

@@ -1,65 +1,44 @@
 /*
- * Identity verification, step 1 「驗證帳戶」 (SPEC R5; seed steps 6-11):
+ * Identity verification pages, step 1 「驗證帳戶」 (SPEC R5; seed steps 6-11):
  * the due certificates, 「開始鑑別」, the personal-data consent, and the
  * verification of every email address with six-digit codes.
  *
- * Every page takes the application id from the URL or form and loads it
- * through the session's holder; an id that is not theirs is "not found".
- * The application's state decides which page is shown, so a holder who
- * leaves and comes back lands on the same step (R11.2).
+ * Each handler translates HTTP: session, CSRF, the declared form fields, one
+ * call into the flow layer (src/flow/flow_verify.c, where the rules are), and a
+ * page or a redirect from its result. The application id comes from the URL or
+ * form and the flow loads it through the session's holder; an id that is not
+ * theirs is "not found". The application's state decides which page is shown, so
+ * a holder who leaves and comes back lands on the same step (R11.2).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
-#include "util/crypto.h"
+#include "util/ids.h"
 #include "util/log.h"
 #include "util/timefmt.h"
 #include "web.h"
 
-#define MAX_CERTS 64
-#define MAX_EMAILS 16
-#define CONSENT_VERSION "pdp-2025-1"
-
-static const struct cr_code_policy policy = CR_CODE_POLICY_DEFAULT;
-
-static const char SUBJECT_CODE[] = "eSignTrust 電子證書服務（政府機關） - 驗證電郵地址";
-
 /* ---- small helpers ---- */
 
-/* Strict positive decimal id; false for anything else. */
-static bool
-parse_id(const char *s, int64_t *out)
-{
-	int64_t v = 0;
-
-	if (s == NULL || *s < '1' || *s > '9' || strlen(s) > 15)
-		return false;
-	for (; *s != '\0'; s++) {
-		if (*s < '0' || *s > '9')
-			return false;
-		v = v * 10 + (*s - '0');
-	}
-	*out = v;
-	return true;
-}
-
-/* The application named by `app` (query or form), loaded through the session's holder. */
-static bool
-load_app(struct cr_req *req, struct cr_resp *resp, bool from_form, struct cr_application *app)
+/* The application id of the query or form; 0 (found by nobody) when malformed. */
+static int64_t
+app_param(struct cr_req *req, bool from_form)
 {
 	const char *s = from_form ? cr_form_get(&req->form, "app") : req->query(req, "app");
 	int64_t id;
 
-	if (!parse_id(s, &id) || cr_db_app_get(cr_req_db(req), id, req->person.id, app) != CR_OK) {
-		cr_warn("verify", "person %lld asked for application '%.20s' that is not theirs or does not exist",
-		    (long long)req->person.id, s ? s : "");
-		cr_render_error(req, resp, 404, "err_app_not_found", NULL);
-		return false;
-	}
-	return true;
+	return cr_id_parse(s, &id) ? id : 0;
+}
+
+/* The address index of the query or form; -1 (found by nobody) when malformed. */
+static int
+index_param(struct cr_req *req, bool from_form)
+{
+	const char *s = from_form ? cr_form_get(&req->form, "i") : req->query(req, "i");
+	int i;
+
+	return cr_index_parse(s, CR_FLOW_MAX_EMAILS, &i) ? i : -1;
 }
 
 static void
@@ -99,16 +78,6 @@ check_csrf(struct cr_req *req, struct cr_resp *resp)
 	    (long long)req->person.id, req->ip);
 	cr_render_error(req, resp, 403, "err_csrf", NULL);
 	return false;
-}
-
-static bool
-audit(struct cr_req *req, const char *action, int64_t app_id, const char *detail)
-{
-	char actor[48], object[48];
-
-	snprintf(actor, sizeof(actor), "person:%lld", (long long)req->person.id);
-	snprintf(object, sizeof(object), "application:%lld", (long long)app_id);
-	return cr_db_audit(cr_req_db(req), req->now, &(struct cr_audit){actor, action, object, req->ip, detail}) == CR_OK;
 }
 
 /* A localised message with {n} replaced by n. */
@@ -208,21 +177,51 @@ certs_json(struct cr_req *req, const struct cr_cert_view *v, size_t n)
 	return a;
 }
 
-/* SHA-256 over the sorted ids of the set the page showed, so 「開始鑑別」 starts exactly that set. */
-static void
-set_digest(const struct cr_cert_view *v, size_t n, char out[CR_B64URL_SIZE(32)])
+/*
+ * The answer to a result every page answers the same way: not the holder's → 404; the application
+ * at another step, or a race lost to another tab → its current step; the store failing → 500.
+ * False for what the caller answers itself (DONE, and the refusals it names).
+ */
+static bool
+answered(struct cr_req *req, struct cr_resp *resp, const struct cr_flow_result *res)
 {
-	crypto_hash_sha256_state h;
-	unsigned char md[32];
-
-	crypto_hash_sha256_init(&h);
-	for (size_t i = 0; i < n; i++) {
-		char id[24];
-		int len = snprintf(id, sizeof(id), "%lld;", (long long)v[i].c.id);
-		crypto_hash_sha256_update(&h, (const unsigned char *)id, (unsigned long long)len);
+	switch (res->outcome) {
+	case CR_FLOW_DONE:
+		return false;
+	case CR_FLOW_REFUSED:
+		if (res->why == CR_WHY_NOT_FOUND) {
+			cr_render_error(req, resp, 404, "err_app_not_found", NULL);
+			return true;
+		}
+		if (res->why == CR_WHY_WRONG_STEP) {
+			redirect_to_step(resp, &res->app, NULL);
+			return true;
+		}
+		return false;
+	case CR_FLOW_CONFLICT:
+		redirect_to_step(resp, &res->app, NULL);
+		return true;
+	case CR_FLOW_UNAVAILABLE:
+		break;
 	}
-	crypto_hash_sha256_final(&h, md);
-	cr_b64url_encode(md, sizeof(md), out, CR_B64URL_SIZE(32));
+	cr_render_error(req, resp, 500, "err_internal", NULL);
+	return true;
+}
+
+/* An application for a GET page: the holder's, else 404 (or 500). */
+static bool
+load_app(struct cr_req *req, struct cr_resp *resp, struct cr_flow_ctx *c, struct cr_application *app)
+{
+	enum cr_err err;
+
+	cr_req_flow(req, c);
+	if ((err = cr_flow_app_get(c, app_param(req, false), app)) == CR_OK)
+		return true;
+	if (err == CR_ERR_NOTFOUND)
+		cr_render_error(req, resp, 404, "err_app_not_found", NULL);
+	else
+		cr_render_error(req, resp, 500, "err_internal", NULL);
+	return false;
 }
 
 /* ---- 「待身份鑑別之證書」 and 「開始鑑別」 ---- */
@@ -232,24 +231,23 @@ cr_page_verify_list(struct cr_req *req, struct cr_resp *resp)
 {
 	struct cr_cert_view *certs = NULL;
 	struct cr_application app;
-	char digest[CR_B64URL_SIZE(32)];
+	struct cr_flow_ctx c;
+	char digest[CR_FLOW_SET_DIGEST_LEN];
 	size_t n = 0;
 	json_t *ctx;
 
 	if (!cr_require_session(req, resp))
 		return;
-	if (cr_db_app_open_for_holder(cr_req_db(req), req->person.id, &app) == CR_OK) {
+	cr_req_flow(req, &c);
+	if (cr_flow_app_current(&c, &app) == CR_OK) {
 		redirect_to_step(resp, &app, NULL);
 		return;
 	}
-	if ((certs = calloc(MAX_CERTS, sizeof(*certs))) == NULL ||
-	    cr_db_holder_verifiable_certs(cr_req_db(req), req->person.id, req->now, req->app->cfg->window_days, certs,
-	        MAX_CERTS, &n) != CR_OK) {
+	if ((certs = calloc(CR_FLOW_MAX_CERTS, sizeof(*certs))) == NULL || cr_flow_verifiable(&c, certs, &n, digest) != CR_OK) {
 		free(certs);
 		cr_render_error(req, resp, 500, "err_internal", NULL);
 		return;
 	}
-	set_digest(certs, n, digest);
 	ctx = wizard_ctx(req, "verify_title", 0, 1, NULL);
 	if (ctx != NULL) {
 		json_object_set_new(ctx, "certs", certs_json(req, certs, n));
@@ -263,249 +261,125 @@ cr_page_verify_list(struct cr_req *req, struct cr_resp *resp)
 void
 cr_page_verify_start(struct cr_req *req, struct cr_resp *resp)
 {
-	struct cr_cert_view *certs = NULL;
-	struct cr_application app;
-	struct cr_db *db;
-	char digest[CR_B64URL_SIZE(32)], detail[64];
-	const char *shown = cr_form_get(&req->form, "set");
-	int64_t ids[MAX_CERTS], app_id = 0;
-	size_t n = 0;
-	enum cr_err err;
+	struct cr_flow_result res;
+	struct cr_flow_ctx c;
 
 	if (!cr_require_session(req, resp) || !check_csrf(req, resp))
 		return;
-	db = cr_req_db(req);
-	if (cr_db_app_open_for_holder(db, req->person.id, &app) == CR_OK) {
-		redirect_to_step(resp, &app, NULL);
-		return;
-	}
-	if ((certs = calloc(MAX_CERTS, sizeof(*certs))) == NULL ||
-	    cr_db_begin(db) != CR_OK ||
-	    cr_db_holder_verifiable_certs(db, req->person.id, req->now, req->app->cfg->window_days, certs, MAX_CERTS,
-	        &n) != CR_OK) {
-		cr_db_rollback(db);
-		free(certs);
-		cr_render_error(req, resp, 500, "err_internal", NULL);
-		return;
-	}
-	set_digest(certs, n, digest);
-	/* The set changed since the page was shown (or the field was forged): show it again. */
-	if (n == 0 || shown == NULL || !cr_str_eq_ct(shown, digest)) {
-		cr_db_rollback(db);
-		free(certs);
-		cr_warn("verify", "person %lld: 開始鑑別 for a set that is not the current one", (long long)req->person.id);
+	cr_req_flow(req, &c);
+	cr_flow_start(&c, cr_form_get(&req->form, "set"), &res);
+	if (res.outcome == CR_FLOW_REFUSED && res.why == CR_WHY_SET_CHANGED) {
 		cr_resp_redirect(resp, "/ecmp/certrenewal/verify?msg=set_changed");
 		return;
 	}
-	for (size_t i = 0; i < n; i++)
-		ids[i] = certs[i].c.id;
-	free(certs);
-	snprintf(detail, sizeof(detail), "%zu certificates", n);
-	err = cr_db_app_create(db, req->person.id, ids, n, req->now, &app_id);
-	if (err != CR_OK || !audit(req, "verification_started", app_id, detail) || cr_db_commit(db) != CR_OK) {
-		cr_db_rollback(db);
-		/* Another tab won the race: follow its application. */
-		if (err == CR_ERR_CONFLICT && cr_db_app_open_for_holder(db, req->person.id, &app) == CR_OK) {
-			redirect_to_step(resp, &app, NULL);
-			return;
-		}
-		cr_render_error(req, resp, 500, "err_internal", NULL);
-		return;
-	}
-	app = (struct cr_application){.id = app_id, .holder_id = req->person.id, .state = CR_APP_CONSENT};
-	redirect_to_step(resp, &app, NULL);
-}
-
-/*
- * A state change that lost a race (a double-submitted form, a second tab) is not an error:
- * the holder is sent to wherever the winner left the application.
- */
-static void
-follow_or_fail(struct cr_req *req, struct cr_resp *resp, const struct cr_application *app, enum cr_err err)
-{
-	struct cr_application now;
-
-	if (err == CR_ERR_CONFLICT && cr_db_app_get(cr_req_db(req), app->id, req->person.id, &now) == CR_OK) {
-		redirect_to_step(resp, &now, NULL);
-		return;
-	}
-	cr_render_error(req, resp, 500, "err_internal", NULL);
+	if (!answered(req, resp, &res))
+		redirect_to_step(resp, &res.app, NULL);
 }
 
 /* ---- consent (R5.2) ---- */
 
 static void
-render_consent(struct cr_req *req, struct cr_resp *resp, const struct cr_application *app, unsigned status,
-    json_t *msg)
+render_consent(struct cr_req *req, struct cr_resp *resp, int64_t app_id, unsigned status, json_t *msg)
 {
-	cr_render(req, resp, status, "consent", wizard_ctx(req, "verify_title", app->id, 1, msg));
+	cr_render(req, resp, status, "consent", wizard_ctx(req, "verify_title", app_id, 1, msg));
 }
 
 void
 cr_page_consent(struct cr_req *req, struct cr_resp *resp)
 {
 	struct cr_application app;
+	struct cr_flow_ctx c;
 
-	if (!cr_require_session(req, resp) || !load_app(req, resp, false, &app))
+	if (!cr_require_session(req, resp) || !load_app(req, resp, &c, &app))
 		return;
 	if (app.state != CR_APP_CONSENT) {
 		redirect_to_step(resp, &app, NULL);
 		return;
 	}
-	render_consent(req, resp, &app, 200, NULL);
+	render_consent(req, resp, app.id, 200, NULL);
 }
 
 void
 cr_page_consent_post(struct cr_req *req, struct cr_resp *resp)
 {
-	struct cr_application app;
 	const char *agree = cr_form_get(&req->form, "agree");
-	struct cr_db *db;
-	enum cr_err err;
+	struct cr_flow_result res;
+	struct cr_flow_ctx c;
 
-	if (!cr_require_session(req, resp) || !check_csrf(req, resp) || !load_app(req, resp, true, &app))
+	if (!cr_require_session(req, resp) || !check_csrf(req, resp))
 		return;
-	if (app.state != CR_APP_CONSENT) {
-		redirect_to_step(resp, &app, NULL);
+	cr_req_flow(req, &c);
+	cr_flow_consent(&c, app_param(req, true), agree != NULL && strcmp(agree, "1") == 0, &res);
+	if (answered(req, resp, &res))
 		return;
-	}
-	if (agree == NULL || strcmp(agree, "1") != 0) {
-		render_consent(req, resp, &app, 400, message(req, "consent_required", 0, false));
-		return;
-	}
-	db = cr_req_db(req);
-	if ((err = cr_db_begin(db)) == CR_OK && (err = cr_db_app_consent(db, app.id, CONSENT_VERSION, req->now)) == CR_OK &&
-	    !audit(req, "consent", app.id, "personal data collection, version " CONSENT_VERSION))
-		err = CR_ERR_IO;
-	if (err == CR_OK)
-		err = cr_db_commit(db);
-	if (err != CR_OK) {
-		cr_db_rollback(db);
-		follow_or_fail(req, resp, &app, err);
+	if (res.outcome == CR_FLOW_REFUSED) {
+		render_consent(req, resp, res.app.id, 400, message(req, "consent_required", 0, false));
 		return;
 	}
-	app.state = CR_APP_EMAILS;
-	redirect_to_step(resp, &app, NULL);
+	redirect_to_step(resp, &res.app, NULL);
 }
 
 /* ---- email addresses (R5.3) ---- */
 
-static bool
-load_emails(struct cr_req *req, struct cr_resp *resp, const struct cr_application *app, struct cr_email_check *e,
-    size_t *n)
-{
-	if (cr_db_app_emails(cr_req_db(req), app->id, e, MAX_EMAILS, n) != CR_OK) {
-		cr_render_error(req, resp, 500, "err_internal", NULL);
-		return false;
-	}
-	return true;
-}
-
-/* The email step's pages need the application there; others go to its current step. */
-static bool
-at_email_step(struct cr_resp *resp, const struct cr_application *app)
-{
-	if (app->state == CR_APP_EMAILS)
-		return true;
-	redirect_to_step(resp, app, NULL);
-	return false;
-}
-
 void
 cr_page_emails(struct cr_req *req, struct cr_resp *resp)
 {
-	struct cr_application app;
-	struct cr_email_check e[MAX_EMAILS];
+	struct cr_flow_email e[CR_FLOW_MAX_EMAILS];
 	struct cr_cert_view *certs;
+	struct cr_flow_result res;
+	struct cr_flow_ctx c;
 	size_t n = 0, nc = 0;
 	bool all = true;
 	json_t *ctx, *list;
 
-	if (!cr_require_session(req, resp) || !load_app(req, resp, false, &app) || !at_email_step(resp, &app) ||
-	    !load_emails(req, resp, &app, e, &n))
+	if (!cr_require_session(req, resp))
+		return;
+	cr_req_flow(req, &c);
+	cr_flow_emails(&c, app_param(req, false), e, &n, &res);
+	if (answered(req, resp, &res))
 		return;
 	list = json_array();
 	for (size_t i = 0; i < n; i++) {
-		json_array_append_new(list, json_pack("{s:i, s:s, s:b}", "i", (int)i, "email", e[i].email, "verified",
+		json_array_append_new(list, json_pack("{s:i, s:s, s:b}", "i", e[i].index, "email", e[i].email, "verified",
 		    e[i].verified));
 		all = all && e[i].verified;
 	}
-	if ((certs = calloc(MAX_CERTS, sizeof(*certs))) != NULL)
-		cr_db_app_certs(cr_req_db(req), app.id, certs, MAX_CERTS, &nc);
-	ctx = wizard_ctx(req, "verify_title", app.id, 1, NULL);
+	if ((certs = calloc(CR_FLOW_MAX_CERTS, sizeof(*certs))) != NULL && cr_flow_app_certs(&c, res.app.id, certs, &nc) != CR_OK)
+		nc = 0;
+	ctx = wizard_ctx(req, "verify_title", res.app.id, 1, NULL);
 	if (ctx != NULL) {
 		json_object_set_new(ctx, "emails", list);
 		json_object_set_new(ctx, "all_verified", json_boolean(all && n > 0));
-		json_object_set_new(ctx, "certs", certs_json(req, certs ? certs : NULL, certs ? nc : 0));
+		json_object_set_new(ctx, "certs", certs_json(req, certs, certs ? nc : 0));
 	} else
 		json_decref(list);
 	free(certs);
 	cr_render(req, resp, 200, "emails", ctx);
 }
 
-/* The address at index `i` (query or form) of the application's sorted list. */
-static bool
-load_email(struct cr_req *req, struct cr_resp *resp, const struct cr_application *app, bool from_form,
-    struct cr_email_check *out, int *index)
-{
-	struct cr_email_check e[MAX_EMAILS];
-	const char *s = from_form ? cr_form_get(&req->form, "i") : req->query(req, "i");
-	size_t n = 0;
-	int64_t i = -1;
-
-	if (!load_emails(req, resp, app, e, &n))
-		return false;
-	if (s != NULL && strcmp(s, "0") == 0)
-		i = 0;
-	else if (!parse_id(s, &i))
-		i = -1;
-	if (i < 0 || (size_t)i >= n) {
-		cr_warn("verify", "person %lld: no email number '%.10s' in application %lld", (long long)req->person.id,
-		    s ? s : "", (long long)app->id);
-		cr_render_error(req, resp, 404, "err_app_not_found", NULL);
-		return false;
-	}
-	*out = e[i];
-	*index = (int)i;
-	return true;
-}
-
+/* The page of one address; when msg is NULL and a code is live, the page itself says one was sent. */
 static void
-code_hash(struct cr_req *req, int64_t app_id, const char *email, const char *code, unsigned char out[CR_HASH_LEN])
+render_email(struct cr_req *req, struct cr_resp *resp, const struct cr_flow_ctx *c, int64_t app_id, int index,
+    unsigned status, json_t *msg)
 {
-	char msg[CR_TEXT + 64];
-	int len = snprintf(msg, sizeof(msg), "app:%lld\nemail:%s\ncode:%s", (long long)app_id, email, code);
-
-	cr_hmac_sha256(req->app->codes_key.k, msg, (size_t)len, out);
-	sodium_memzero(msg, sizeof(msg));
-}
-
-static void
-render_email(struct cr_req *req, struct cr_resp *resp, const struct cr_application *app,
-    const struct cr_email_check *e, int index, unsigned status, json_t *msg)
-{
-	struct cr_code_row code;
+	struct cr_flow_email e;
+	struct cr_flow_result res;
 	json_t *ctx;
-	long remaining = 0;
-	int count = 0, wait = 0;
-	time_t last = 0;
 
-	/* Say how long until 「獲取驗證碼」 works again rather than let it fail. */
-	if (cr_db_code_stats(cr_req_db(req), e->email, req->now - 3600, &count, &last) == CR_OK)
-		cr_code_may_send(&policy, last, count, req->now, &wait);
-	if (cr_db_code_latest(cr_req_db(req), app->id, e->email, &code) == CR_OK && !code.used &&
-	    code.attempts < policy.max_attempts && code.expires_at > req->now)
-		remaining = (long)(code.expires_at - req->now);
-	/* The page itself says a code was sent (beside the countdown), as in the seed. */
-	if (msg == NULL && remaining > 0)
+	cr_flow_email(c, app_id, index, &e, &res);
+	if (answered(req, resp, &res)) {
+		json_decref(msg);
+		return;
+	}
+	if (msg == NULL && e.remaining > 0)
 		msg = json_null();
-	ctx = wizard_ctx(req, "email_title", app->id, 1, msg);
+	ctx = wizard_ctx(req, "email_title", app_id, 1, msg);
 	if (ctx != NULL) {
 		json_object_set_new(ctx, "i", json_integer(index));
-		json_object_set_new(ctx, "email", json_string(e->email));
-		json_object_set_new(ctx, "verified", json_boolean(e->verified));
-		json_object_set_new(ctx, "remaining", json_integer(remaining));
-		json_object_set_new(ctx, "resend_wait", json_integer(wait));
+		json_object_set_new(ctx, "email", json_string(e.email));
+		json_object_set_new(ctx, "verified", json_boolean(e.verified));
+		json_object_set_new(ctx, "remaining", json_integer(e.remaining));
+		json_object_set_new(ctx, "resend_wait", json_integer(e.resend_wait));
 	}
 	cr_render(req, resp, status, "email", ctx);
 }
@@ -513,219 +387,95 @@ render_email(struct cr_req *req, struct cr_resp *resp, const struct cr_applicati
 void
 cr_page_email(struct cr_req *req, struct cr_resp *resp)
 {
-	struct cr_application app;
-	struct cr_email_check e;
-	int i;
+	struct cr_flow_ctx c;
 
-	if (!cr_require_session(req, resp) || !load_app(req, resp, false, &app) || !at_email_step(resp, &app) ||
-	    !load_email(req, resp, &app, false, &e, &i))
+	if (!cr_require_session(req, resp))
 		return;
-	render_email(req, resp, &app, &e, i, 200, NULL);
+	cr_req_flow(req, &c);
+	render_email(req, resp, &c, app_param(req, false), index_param(req, false), 200, NULL);
 }
 
 static void
-email_url(const struct cr_application *app, int i, const char *msg, char *out, size_t outlen)
+redirect_email(struct cr_resp *resp, int64_t app_id, int i, const char *msg)
 {
-	snprintf(out, outlen, "/ecmp/certrenewal/email?app=%lld&i=%d%s%s", (long long)app->id, i, msg ? "&msg=" : "",
-	    msg ? msg : "");
-}
+	char url[160];
 
-/*
- * Checks the resend and hourly limits and, when allowed, creates, stores (hashed) and mails a
- * new code, all inside one write transaction: parallel presses of 「獲取驗證碼」 queue on the
- * write lock, so the second sees the first one's code and is refused.
- */
-static enum cr_err
-send_code(struct cr_req *req, const struct cr_application *app, const struct cr_email_check *e, int index,
-    enum cr_send_verdict *verdict, int *wait)
-{
-	struct cr_db *db = cr_req_db(req);
-	unsigned char hash[CR_HASH_LEN];
-	char code[8], url[CR_CFG_STR + 96];
-	int64_t outbox_id;
-	int count = 0;
-	time_t last = 0;
-	json_t *ctx = NULL;
-	enum cr_err err;
-
-	*verdict = CR_SEND_OK;
-	if ((err = cr_db_begin(db)) != CR_OK)
-		return err;
-	if ((err = cr_db_code_stats(db, e->email, req->now - 3600, &count, &last)) != CR_OK)
-		goto out;
-	if ((*verdict = cr_code_may_send(&policy, last, count, req->now, wait)) != CR_SEND_OK)
-		goto out;
-	snprintf(code, sizeof(code), "%06u", (unsigned)randombytes_uniform(1000000));
-	code_hash(req, app->id, e->email, code, hash);
-	snprintf(url, sizeof(url), "%s/ecmp/certrenewal/email?app=%lld&i=%d", req->app->cfg->base_url,
-	    (long long)app->id, index);
-	ctx = json_pack("{s:s, s:s, s:i}", "code", code, "url", url, "minutes", policy.ttl / 60);
-	sodium_memzero(code, sizeof(code));
-	if (ctx == NULL) {
-		err = CR_ERR_NOMEM;
-		goto out;
-	}
-	err = cr_db_code_add(db, app->id, e->email, hash, req->now, req->now + policy.ttl);
-	if (err == CR_OK)
-		err = cr_mailer_queue(&req->app->mailer, db, "code", e->email, SUBJECT_CODE, "code", ctx, req->now,
-		    &outbox_id);
-	if (err == CR_OK && !audit(req, "code_sent", app->id, e->email))
-		err = CR_ERR_IO;
-	if (err == CR_OK) {
-		err = cr_db_commit(db);
-		json_decref(ctx);
-		return err;
-	}
-out:
-	cr_db_rollback(db);
-	json_decref(ctx);
-	return err;
+	snprintf(url, sizeof(url), "/ecmp/certrenewal/email?app=%lld&i=%d&msg=%s", (long long)app_id, i, msg);
+	cr_resp_redirect(resp, url);
 }
 
 void
 cr_page_email_send(struct cr_req *req, struct cr_resp *resp)
 {
-	struct cr_application app;
-	struct cr_email_check e;
-	enum cr_send_verdict verdict;
-	int i, wait = 0;
-	char url[160];
+	struct cr_flow_result res;
+	struct cr_flow_ctx c;
+	int64_t app_id;
+	int i;
 
-	if (!cr_require_session(req, resp) || !check_csrf(req, resp) || !load_app(req, resp, true, &app) ||
-	    !at_email_step(resp, &app) || !load_email(req, resp, &app, true, &e, &i))
+	if (!cr_require_session(req, resp) || !check_csrf(req, resp))
 		return;
-	if (e.verified) {
-		email_url(&app, i, "email_verified", url, sizeof(url));
-		cr_resp_redirect(resp, url);
+	cr_req_flow(req, &c);
+	app_id = app_param(req, true);
+	i = index_param(req, true);
+	cr_flow_code_send(&c, app_id, i, &res);
+	if (answered(req, resp, &res))
 		return;
-	}
-	if (send_code(req, &app, &e, i, &verdict, &wait) != CR_OK) {
-		cr_render_error(req, resp, 500, "err_internal", NULL);
-		return;
-	}
-	switch (verdict) {
-	case CR_SEND_TOO_SOON:
-		cr_info("verify", "person %lld: code resend refused, %d s to wait", (long long)req->person.id, wait);
-		render_email(req, resp, &app, &e, i, 429, message(req, "code_too_soon", wait, false));
-		return;
-	case CR_SEND_HOURLY_CAP:
-		cr_warn("verify", "person %lld: hourly code cap reached for an address", (long long)req->person.id);
-		render_email(req, resp, &app, &e, i, 429, message(req, "code_hourly", 0, false));
-		return;
-	case CR_SEND_OK:
-		break;
-	}
-	email_url(&app, i, "code_sent", url, sizeof(url));
-	cr_resp_redirect(resp, url);
-}
-
-static const char *
-verdict_key(enum cr_code_verdict v)
-{
-	switch (v) {
-	case CR_CODE_OK: return "email_verified";
-	case CR_CODE_NONE: return "code_none";
-	case CR_CODE_WRONG: return "code_wrong";
-	case CR_CODE_EXPIRED: return "code_expired";
-	case CR_CODE_USED: return "code_used";
-	case CR_CODE_DEAD: return "code_dead";
-	case CR_CODE_MALFORMED: return "code_malformed";
-	}
-	return "code_wrong";
+	if (res.outcome == CR_FLOW_DONE)
+		redirect_email(resp, app_id, i, "code_sent");
+	else if (res.why == CR_WHY_ALREADY_VERIFIED)
+		redirect_email(resp, app_id, i, "email_verified");
+	else
+		render_email(req, resp, &c, app_id, i, 429, message(req, cr_flow_why_name(res.why), res.n, false));
 }
 
 void
 cr_page_email_check(struct cr_req *req, struct cr_resp *resp)
 {
-	struct cr_application app;
-	struct cr_email_check e;
-	struct cr_code_row row;
-	struct cr_code_state cs = {0};
-	unsigned char hash[CR_HASH_LEN];
-	const char *code = cr_form_get(&req->form, "code");
-	struct cr_db *db;
-	enum cr_code_verdict v;
-	bool well_formed, matches = false;
-	int i, left = 0;
+	struct cr_flow_result res;
+	struct cr_flow_ctx c;
 	char url[160];
+	int64_t app_id;
+	int i;
 
-	if (!cr_require_session(req, resp) || !check_csrf(req, resp) || !load_app(req, resp, true, &app) ||
-	    !at_email_step(resp, &app) || !load_email(req, resp, &app, true, &e, &i))
+	if (!cr_require_session(req, resp) || !check_csrf(req, resp))
 		return;
-	db = cr_req_db(req);
-	if (cr_db_begin(db) != CR_OK) {
-		cr_render_error(req, resp, 500, "err_internal", NULL);
-		return;
-	}
-	if (cr_db_code_latest(db, app.id, e.email, &row) == CR_OK)
-		cs = (struct cr_code_state){true, row.expires_at, row.attempts, row.used};
-	well_formed = cr_code_well_formed(code);
-	if (cs.exists && well_formed) {
-		code_hash(req, app.id, e.email, code, hash);
-		matches = sodium_memcmp(hash, row.hash, CR_HASH_LEN) == 0;
-	}
-	v = cr_code_judge(&policy, &cs, well_formed, matches, req->now, &left);
-	if (v == CR_CODE_OK) {
-		if (cr_db_code_used(db, row.id, req->now) != CR_OK ||
-		    cr_db_app_email_verified(db, app.id, e.email, req->now) != CR_OK ||
-		    !audit(req, "email_verified", app.id, e.email) || cr_db_commit(db) != CR_OK) {
-			cr_db_rollback(db);
-			cr_render_error(req, resp, 409, "code_used", NULL);
-			return;
-		}
-		snprintf(url, sizeof(url), "/ecmp/certrenewal/emails?app=%lld&msg=email_verified", (long long)app.id);
-		cr_resp_redirect(resp, url);
+	cr_req_flow(req, &c);
+	app_id = app_param(req, true);
+	i = index_param(req, true);
+	cr_flow_code_check(&c, app_id, i, cr_form_get(&req->form, "code"), &res);
+	if (res.outcome == CR_FLOW_CONFLICT) {
+		cr_render_error(req, resp, 409, "code_used", NULL);
 		return;
 	}
-	/* A wrong try counts even though the request fails; everything else changes nothing. */
-	if ((v == CR_CODE_WRONG || v == CR_CODE_DEAD) && cs.exists && cs.attempts < policy.max_attempts) {
-		if (cr_db_code_wrong(db, row.id) != CR_OK || !audit(req, "code_wrong", app.id, e.email) ||
-		    cr_db_commit(db) != CR_OK) {
-			cr_db_rollback(db);
-			cr_render_error(req, resp, 500, "err_internal", NULL);
-			return;
-		}
-	} else
-		cr_db_rollback(db);
-	cr_warn("verify", "person %lld: code refused (%s)", (long long)req->person.id, verdict_key(v));
-	render_email(req, resp, &app, &e, i, 400, message(req, verdict_key(v), left, false));
+	if (answered(req, resp, &res))
+		return;
+	if (res.outcome == CR_FLOW_REFUSED) {
+		render_email(req, resp, &c, app_id, i, 400, message(req, cr_flow_why_name(res.why), res.n, false));
+		return;
+	}
+	snprintf(url, sizeof(url), "/ecmp/certrenewal/emails?app=%lld&msg=email_verified", (long long)app_id);
+	cr_resp_redirect(resp, url);
 }
 
 void
 cr_page_emails_next(struct cr_req *req, struct cr_resp *resp)
 {
-	struct cr_application app;
-	struct cr_email_check e[MAX_EMAILS];
-	size_t n = 0;
-	struct cr_db *db;
+	struct cr_flow_result res;
+	struct cr_flow_ctx c;
 	char url[160];
-	enum cr_err err;
 
-	if (!cr_require_session(req, resp) || !check_csrf(req, resp) || !load_app(req, resp, true, &app) ||
-	    !at_email_step(resp, &app) || !load_emails(req, resp, &app, e, &n))
+	if (!cr_require_session(req, resp) || !check_csrf(req, resp))
 		return;
-	for (size_t i = 0; i < n; i++)
-		if (!e[i].verified) {
-			cr_warn("verify", "person %lld: 下一步 before every address was verified", (long long)req->person.id);
-			snprintf(url, sizeof(url), "/ecmp/certrenewal/emails?app=%lld&msg=emails_pending",
-			    (long long)app.id);
-			cr_resp_redirect(resp, url);
-			return;
-		}
-	db = cr_req_db(req);
-	if ((err = cr_db_begin(db)) == CR_OK &&
-	    (err = cr_db_app_move(db, app.id, CR_APP_EMAILS, CR_APP_IDENTITY, req->now)) == CR_OK &&
-	    !audit(req, "emails_verified", app.id, ""))
-		err = CR_ERR_IO;
-	if (err == CR_OK)
-		err = cr_db_commit(db);
-	if (err != CR_OK) {
-		cr_db_rollback(db);
-		follow_or_fail(req, resp, &app, err);
+	cr_req_flow(req, &c);
+	cr_flow_emails_done(&c, app_param(req, true), &res);
+	if (answered(req, resp, &res))
+		return;
+	if (res.outcome == CR_FLOW_REFUSED) {
+		snprintf(url, sizeof(url), "/ecmp/certrenewal/emails?app=%lld&msg=emails_pending", (long long)res.app.id);
+		cr_resp_redirect(resp, url);
 		return;
 	}
-	app.state = CR_APP_IDENTITY;
-	redirect_to_step(resp, &app, NULL);
+	redirect_to_step(resp, &res.app, NULL);
 }
 
 /* ---- step 2 「驗證身份」 ---- */
@@ -734,13 +484,13 @@ void
 cr_page_identity(struct cr_req *req, struct cr_resp *resp)
 {
 	struct cr_application app;
+	struct cr_flow_ctx c;
 
-	if (!cr_require_session(req, resp) || !load_app(req, resp, false, &app))
+	if (!cr_require_session(req, resp) || !load_app(req, resp, &c, &app))
 		return;
-	if (cr_app_step((enum cr_app_state)app.state) < 2) {
+	if (cr_app_step(app.state) < 2) {
 		redirect_to_step(resp, &app, NULL);
 		return;
 	}
-	cr_render(req, resp, 200, "identity",
-	    wizard_ctx(req, "identity_title", app.id, cr_app_step(app.state), NULL));
+	cr_render(req, resp, 200, "identity", wizard_ctx(req, "identity_title", app.id, cr_app_step(app.state), NULL));
 }

@@ -132,6 +132,12 @@ cr_req_db(struct cr_req *req)
 	return req->db;
 }
 
+void
+cr_req_flow(struct cr_req *req, struct cr_flow_ctx *out)
+{
+	*out = (struct cr_flow_ctx){&req->app->flow, cr_req_db(req), req->now, req->authed ? &req->person : NULL, req->ip};
+}
+
 static enum MHD_Result
 count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {

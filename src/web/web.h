@@ -15,6 +15,7 @@
 
 #include "adapters/govid.h"
 #include "app/config.h"
+#include "flow/flow.h"
 #include "notify/outbox.h"
 #include "store/store.h"
 #include "util/buf.h"
@@ -35,6 +36,7 @@ struct cr_app {
 	struct cr_outbox_key outbox_key; /* to queue mail and, in DEV, to show it at /dev/mail */
 	struct cr_mailer mailer;
 	struct cr_outbox_key codes_key;  /* HMAC key of email-code hashes */
+	struct cr_flow_env flow;         /* what the flow layer needs (points into the fields above) */
 };
 
 #define CR_SESSION_COOKIE "cr_session"
@@ -84,6 +86,9 @@ struct cr_resp {
 
 /* The request's database connection, borrowed from the pool on first use. */
 struct cr_db *cr_req_db(struct cr_req *req);
+/* The flow context of this request: the app's flow env, the request's connection and clock, the
+   session's person (NULL when not logged in) and the client address. Borrows from req. */
+void cr_req_flow(struct cr_req *req, struct cr_flow_ctx *out);
 
 /* ---- responses (render.c) ---- */
 void cr_resp_redirect(struct cr_resp *resp, const char *location);
@@ -108,11 +113,8 @@ bool cr_session_load(struct cr_req *req);
 /* For pages that need a holder: true with the session loaded; otherwise answers itself:
    a 503 page when the database failed, else a redirect to the start page. */
 bool cr_require_session(struct cr_req *req, struct cr_resp *resp);
-/* Creates a session for person in a transaction with the login audit row; sets the cookie. */
-enum cr_err cr_session_start(struct cr_req *req, struct cr_resp *resp, const struct cr_person *person,
-    const char *how);
-/* Ends the current session (audited) and clears the cookie. */
-enum cr_err cr_session_end(struct cr_req *req, struct cr_resp *resp);
+/* Sets the session cookie of a session the flow layer started (max_age < 0 clears it). */
+void cr_session_cookie(struct cr_req *req, struct cr_resp *resp, const char *value, long max_age);
 /* Whether the form's csrf field matches the session's token (constant time). */
 bool cr_csrf_ok(struct cr_req *req);
 

@@ -1,0 +1,184 @@
+/*
+ * The renewal flow: one function per action a person takes (a holder's steps of
+ * the renewal application, a coordinator's decisions, login and logout). This is
+ * where the rules are applied; page handlers in web/ only translate HTTP into a
+ * call here and the result into a page, and an admin command or a test can call
+ * the same functions without HTTP.
+ *
+ * Each action runs its one transaction on the caller's connection, writes its
+ * audit rows in that transaction and returns a result: an outcome, a reason the
+ * page can name, and the data the page shows. It knows nothing of
+ * libmicrohttpd, requests, cookies, templates or redirects. Which state changes
+ * are legal is asked of core/ (cr_app_can_move), never decided here.
+ *
+ * Trust: the actor (who is acting, from where) comes from the caller's
+ * authenticated session, never from input; every object named by input (an
+ * application id, an address index, a certificate id) is loaded through the
+ * actor, so another holder's id is "not found".
+ */
+#ifndef CR_FLOW_H
+#define CR_FLOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "adapters/govid.h"
+#include "core/application.h"
+#include "notify/outbox.h"
+#include "store/store.h"
+#include "util/crypto.h"
+#include "util/err.h"
+
+/* What the flow needs that lives as long as the process: read-only after start-up (app/ fills it). */
+struct cr_flow_env {
+	int window_days;                 /* renewal window: which certificates are due */
+	int horizon_days;                /* what coordinators may decide on */
+	int session_idle_minutes;
+	int session_absolute_minutes;
+	const char *base_url;            /* for links in mail, no trailing slash */
+	struct cr_code_policy codes;     /* email verification codes */
+	const unsigned char *codes_key;  /* 32 bytes: HMAC key of stored code hashes */
+	const struct cr_mailer *mailer;  /* queues mail in the caller's transaction */
+	struct cr_govid *govid;          /* GovID relying party (login); NULL where no login happens */
+};
+
+/* One action's context: borrowed for the call. */
+struct cr_flow_ctx {
+	const struct cr_flow_env *env;
+	struct cr_db *db;
+	time_t now;
+	const struct cr_person *actor; /* the authenticated person; NULL before login */
+	const char *ip;                /* client address, for the audit log ("" when none) */
+};
+
+enum cr_flow_outcome {
+	CR_FLOW_DONE,        /* the action happened (or had already, see each function) */
+	CR_FLOW_REFUSED,     /* a rule refused it: `why` names the rule; nothing changed (except counted tries) */
+	CR_FLOW_CONFLICT,    /* lost a race to another request: `app` is where the winner left things */
+	CR_FLOW_UNAVAILABLE, /* the store or an external service failed: nothing changed, try again later */
+};
+
+enum cr_flow_why {
+	CR_WHY_NONE,
+	CR_WHY_NOT_FOUND,        /* no such object for this actor (another holder's id, a bad index) */
+	CR_WHY_WRONG_STEP,       /* the application is at another step: `app` says which */
+	CR_WHY_SET_CHANGED,      /* the certificates shown are no longer the ones due */
+	CR_WHY_CONSENT_REQUIRED,
+	CR_WHY_ALREADY_VERIFIED, /* the address is verified already */
+	CR_WHY_CODE_TOO_SOON,    /* n: seconds to wait */
+	CR_WHY_CODE_HOURLY,
+	CR_WHY_CODE_NONE,
+	CR_WHY_CODE_WRONG,       /* n: tries left */
+	CR_WHY_CODE_EXPIRED,
+	CR_WHY_CODE_USED,
+	CR_WHY_CODE_DEAD,
+	CR_WHY_CODE_MALFORMED,
+	CR_WHY_EMAILS_PENDING,   /* an address is not verified yet */
+	CR_WHY_NOT_COORDINATOR,
+	CR_WHY_BAD_DECISION,     /* neither confirmed nor declined */
+	CR_WHY_NONE_SELECTED,
+	CR_WHY_NOT_THEIRS,       /* a certificate outside the coordinator's organisation or horizon */
+	CR_WHY_LOGIN_STATE,      /* unknown, used or expired login, or another browser's */
+	CR_WHY_LOGIN_PROVIDER,   /* GovID refused or returned an error, or the token failed verification */
+	CR_WHY_UNKNOWN_USER,     /* a GovID subject with no registration here */
+};
+
+struct cr_flow_result {
+	enum cr_flow_outcome outcome;
+	enum cr_flow_why why;
+	int n;                       /* the number a reason carries (seconds, tries), else 0 */
+	struct cr_application app;   /* the application after the action (id 0: none) */
+};
+
+/* A stable name of a reason, for logs and message keys ("code_wrong"). */
+const char *cr_flow_why_name(enum cr_flow_why why);
+
+/* ---- the renewal application, step 1 (flow_verify.c; SPEC R5) ---- */
+#define CR_FLOW_MAX_CERTS 64
+#define CR_FLOW_MAX_EMAILS 16
+#define CR_FLOW_SET_DIGEST_LEN CR_B64URL_SIZE(32)
+#define CR_CONSENT_VERSION "pdp-2025-1"
+
+/* The holder's open application; CR_ERR_NOTFOUND when none. */
+enum cr_err cr_flow_app_current(const struct cr_flow_ctx *c, struct cr_application *out);
+/* The application app_id if it is the actor's; CR_ERR_NOTFOUND otherwise. */
+enum cr_err cr_flow_app_get(const struct cr_flow_ctx *c, int64_t app_id, struct cr_application *out);
+/* The certificates 「開始鑑別」 would start (at most CR_FLOW_MAX_CERTS into out) and the digest of
+   that set, which the page hands back to cr_flow_start. */
+enum cr_err cr_flow_verifiable(const struct cr_flow_ctx *c, struct cr_cert_view *out, size_t *n,
+    char digest[CR_FLOW_SET_DIGEST_LEN]);
+/* The certificates of an application that is the actor's (at most CR_FLOW_MAX_CERTS). */
+enum cr_err cr_flow_app_certs(const struct cr_flow_ctx *c, int64_t app_id, struct cr_cert_view *out, size_t *n);
+
+/* 「開始鑑別」 over the set whose digest the page showed. Refused SET_CHANGED when it is not the current
+   set; an open application already (another tab) is DONE with that one in res->app. */
+void cr_flow_start(const struct cr_flow_ctx *c, const char *shown_digest, struct cr_flow_result *res);
+/* The personal-data consent (R5.2): agreed is the ticked box; records time and text version. */
+void cr_flow_consent(const struct cr_flow_ctx *c, int64_t app_id, bool agreed, struct cr_flow_result *res);
+
+/* One address of the application as its page shows it. */
+struct cr_flow_email {
+	int index;          /* in the application's sorted list */
+	char email[CR_TEXT];
+	bool verified;
+	long remaining;     /* seconds the newest code is still good for; 0: none live */
+	int resend_wait;    /* seconds until 「獲取驗證碼」 works again; 0: now */
+};
+/* The application's addresses (at the email step only, else REFUSED WRONG_STEP). */
+void cr_flow_emails(const struct cr_flow_ctx *c, int64_t app_id, struct cr_flow_email *out, size_t *n,
+    struct cr_flow_result *res);
+/* One address by index, with its code's countdown and resend wait. */
+void cr_flow_email(const struct cr_flow_ctx *c, int64_t app_id, int index, struct cr_flow_email *out,
+    struct cr_flow_result *res);
+/* 「獲取驗證碼」: a new code for the address, stored hashed and mailed, within the resend and hourly limits. */
+void cr_flow_code_send(const struct cr_flow_ctx *c, int64_t app_id, int index, struct cr_flow_result *res);
+/* 「驗證電郵地址」: judges the code; a wrong try is counted (and committed) although it is refused. */
+void cr_flow_code_check(const struct cr_flow_ctx *c, int64_t app_id, int index, const char *code,
+    struct cr_flow_result *res);
+/* 「下一步」 after every address is verified: the application moves to step 2. */
+void cr_flow_emails_done(const struct cr_flow_ctx *c, int64_t app_id, struct cr_flow_result *res);
+
+/* ---- department confirmation (flow_dept.c; SPEC R2) ---- */
+#define CR_FLOW_DEPT_MAX_ROWS 2000
+
+/* The coordinator's organisation's certificates within the horizon (at most CR_FLOW_DEPT_MAX_ROWS).
+   CR_ERR_DENIED when the actor is not a coordinator. */
+enum cr_err cr_flow_dept_list(const struct cr_flow_ctx *c, struct cr_org_cert *out, size_t *n);
+/* Records decision ("confirmed" or "declined") for every id, all or nothing: one id that is not the
+   organisation's (or outside the horizon) refuses the whole post, NOT_THEIRS. res->n: how many. */
+void cr_flow_dept_decide(const struct cr_flow_ctx *c, const char *decision, const int64_t *ids, size_t n,
+    struct cr_flow_result *res);
+
+/* ---- login and sessions (flow_login.c; SPEC R3) ---- */
+#define CR_LOGIN_FLOW_TTL 600
+
+/* What the browser must keep for the login: the pre-login secret (its cookie) and where to go. */
+struct cr_flow_login_start {
+	char browser_secret[CR_B64URL_SIZE(32)]; /* secret: set as a cookie, wipe after use */
+	struct cr_buf *authorize_url;            /* the caller's buffer, appended to */
+};
+/* Starts a GovID login: state, nonce and PKCE bound to a fresh browser secret. UNAVAILABLE when
+   GovID cannot be reached. */
+void cr_flow_login_begin(const struct cr_flow_ctx *c, struct cr_flow_login_start *out, struct cr_flow_result *res);
+
+/* A started session: the cookie value (secret) for the caller to set. */
+struct cr_flow_session {
+	char cookie[CR_B64URL_SIZE(32)];
+	int64_t person_id;
+};
+/* The GovID callback: state and code from the query, browser_secret from the cookie (NULL if
+   absent), provider_error whether the provider sent error=. Takes the login (once), exchanges the
+   code, maps the subject to a person and starts a session (audited). */
+void cr_flow_login_finish(const struct cr_flow_ctx *c, const char *state, const char *code, const char *browser_secret,
+    bool provider_error, struct cr_flow_session *out, struct cr_flow_result *res);
+/* The session named by a cookie value, within the idle and absolute timeouts (touched at most once a
+   minute); fills person and the session id's hash. CR_ERR_NOTFOUND when absent, expired or malformed;
+   CR_ERR_IO when the store failed (the session is kept). */
+enum cr_err cr_flow_session_resume(const struct cr_flow_ctx *c, const char *cookie, struct cr_person *person,
+    unsigned char sid_hash[CR_HASH_LEN]);
+/* Logout: the session is deleted with an audit row. */
+void cr_flow_logout(const struct cr_flow_ctx *c, const unsigned char sid_hash[CR_HASH_LEN], struct cr_flow_result *res);
+
+#endif

@@ -1,0 +1,16 @@
+/* The flow layer's private helpers (flow_common.c). */
+#ifndef CR_FLOW_INT_H
+#define CR_FLOW_INT_H
+
+#include "flow/flow.h"
+
+/* Sets the outcome, reason and its number; leaves res->app alone. */
+void flow_result(struct cr_flow_result *res, enum cr_flow_outcome o, enum cr_flow_why why, int n);
+/* An audit row by the context's actor ("person:N", or "anonymous") from its address. In a transaction. */
+enum cr_err flow_audit(const struct cr_flow_ctx *c, const char *action, const char *object, const char *detail);
+/* The same with object "application:N". */
+enum cr_err flow_audit_app(const struct cr_flow_ctx *c, const char *action, int64_t app_id, const char *detail);
+/* The actor's person id, 0 when there is none. */
+int64_t flow_actor_id(const struct cr_flow_ctx *c);
+
+#endif
