@@ -22,6 +22,10 @@ SIM_SRC  := $(wildcard sim/*.c)
 SIM_OBJ  := $(SIM_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# Fixtures shared by the unit tests (a fresh store per test, builders), linked into each.
+SUPPORT_SRC := $(wildcard tests/unit/support/*.c)
+SUPPORT_OBJ := $(SUPPORT_SRC:%.c=$(BUILD)/%.o)
+.SECONDARY: $(SUPPORT_OBJ)
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 
 .PHONY: all deps run stop test unit asan fuzz bench clean
@@ -45,9 +49,9 @@ $(BUILD)/certrenew: $(BUILD)/src/main.o $(BUILD)/libcertrenew.a
 $(BUILD)/govsim: $(SIM_OBJ) $(BUILD)/libcertrenew.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $(SIM_OBJ) $(BUILD)/libcertrenew.a $(LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcertrenew.a
+$(BUILD)/tests/%: tests/unit/%.c $(SUPPORT_OBJ) $(BUILD)/libcertrenew.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS_ALL) -o $@ $< $(BUILD)/libcertrenew.a $(LIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(SUPPORT_OBJ) $(BUILD)/libcertrenew.a $(LIBS) -lcmocka
 
 unit: $(UNIT_BIN)
 	@for t in $(UNIT_BIN); do $$t || exit 1; done
@@ -77,4 +81,4 @@ bench: deps all
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(SIM_OBJ:.o=.d) $(BUILD)/src/main.d
+-include $(LIB_OBJ:.o=.d) $(SIM_OBJ:.o=.d) $(SUPPORT_OBJ:.o=.d) $(BUILD)/src/main.d

@@ -27,167 +27,8 @@
 
 #include "store/migrations.h"
 #include "store/store.h"
+#include "support/dbfx.h"
 
-#define DAY 86400
-#define NOW ((time_t)1750000000)
-
-struct fx {
-	char dir[64];
-	char path[128];
-	char url[1200];
-	char pg_db[64]; /* PostgreSQL: this test's database, "" with SQLite */
-	struct cr_store *st;
-	struct cr_db *db;
-};
-
-/* The PostgreSQL server to test against, or NULL for SQLite. */
-static const char *
-pg_admin_url(void)
-{
-	const char *u = getenv("CR_TEST_DATABASE_URL");
-
-	return u != NULL && *u != '\0' ? u : NULL;
-}
-
-/* admin URI with its database name replaced by db (query string kept). */
-static void
-pg_url_for(const char *admin, const char *db, char *out, size_t outlen)
-{
-	const char *scheme = strstr(admin, "://"), *slash, *query;
-
-	assert_non_null(scheme);
-	slash = strchr(scheme + 3, '/');
-	query = strchr(scheme + 3, '?');
-	if (slash == NULL || (query != NULL && query < slash))
-		slash = query ? query : admin + strlen(admin);
-	snprintf(out, outlen, "%.*s/%s%s", (int)(slash - admin), admin, db, query ? query : "");
-}
-
-/* Runs SQL on a PostgreSQL database; 0 on success, else 1 with the message in msg. */
-static int
-pg_exec_url(const char *url, const char *sql, char *msg, size_t msglen)
-{
-	PGconn *c = PQconnectdb(url);
-	PGresult *r;
-	int rc = 1;
-
-	if (msg != NULL && msglen > 0)
-		msg[0] = '\0';
-	if (PQstatus(c) != CONNECTION_OK) {
-		if (msg != NULL)
-			snprintf(msg, msglen, "%s", PQerrorMessage(c));
-		PQfinish(c);
-		return 1;
-	}
-	r = PQexec(c, sql);
-	if (PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK)
-		rc = 0;
-	else if (msg != NULL)
-		snprintf(msg, msglen, "%s", PQresultErrorMessage(r));
-	PQclear(r);
-	PQfinish(c);
-	return rc;
-}
-
-static int
-setup(void **state)
-{
-	static int seq;
-	struct fx *f = calloc(1, sizeof(*f));
-	const char *admin = pg_admin_url();
-
-	if (f == NULL)
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/cr-store-XXXXXX");
-	if (mkdtemp(f->dir) == NULL) {
-		free(f);
-		return -1;
-	}
-	snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
-	snprintf(f->url, sizeof(f->url), "sqlite:%s", f->path);
-	if (admin != NULL) {
-		char sql[128], msg[256];
-
-		snprintf(f->pg_db, sizeof(f->pg_db), "cr_store_%ld_%d", (long)getpid(), ++seq);
-		snprintf(sql, sizeof(sql), "CREATE DATABASE %s", f->pg_db);
-		if (pg_exec_url(admin, sql, msg, sizeof(msg)) != 0) {
-			fprintf(stderr, "setup: %s", msg);
-			rmdir(f->dir);
-			free(f);
-			return -1;
-		}
-		pg_url_for(admin, f->pg_db, f->url, sizeof(f->url));
-	}
-	if (cr_store_open(f->url, 1, &f->st) != CR_OK) {
-		rmdir(f->dir);
-		free(f);
-		return -1;
-	}
-	f->db = cr_store_get(f->st);
-	if (cr_db_migrate(f->db) != CR_OK)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fx *f = *state;
-	static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
-	char p[160];
-
-	if (f == NULL)
-		return 0;
-	if (f->st != NULL) {
-		cr_store_put(f->st, f->db);
-		cr_store_close(f->st);
-	}
-	if (f->pg_db[0] != '\0') {
-		char sql[128], msg[256];
-
-		snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", f->pg_db);
-		if (pg_exec_url(pg_admin_url(), sql, msg, sizeof(msg)) != 0)
-			fprintf(stderr, "teardown: %s", msg);
-	}
-	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
-		snprintf(p, sizeof(p), "%s%s", f->path, suffix[i]);
-		unlink(p);
-	}
-	rmdir(f->dir);
-	free(f);
-	return 0;
-}
-
-/* The text for this test's backend, where the two dialects differ. */
-static const char *
-dialect(const struct fx *f, const char *sqlite_sql, const char *pg_sql)
-{
-	return f->pg_db[0] != '\0' ? pg_sql : sqlite_sql;
-}
-
-/* Runs SQL on the test's database through a separate raw connection; returns SQLITE_OK (0) on
-   success, else an error code (the sqlite3 result code, or SQLITE_ERROR from PostgreSQL). */
-static int
-raw_exec(const struct fx *f, const char *sql, char *msg, size_t msglen)
-{
-	sqlite3 *h = NULL;
-	char *m = NULL;
-	int rc;
-
-	if (f->pg_db[0] != '\0')
-		return pg_exec_url(f->url, sql, msg, msglen) == 0 ? SQLITE_OK : SQLITE_ERROR;
-	if (msg != NULL && msglen > 0)
-		msg[0] = '\0';
-	assert_int_equal(sqlite3_open(f->path, &h), SQLITE_OK);
-	sqlite3_busy_timeout(h, 5000);
-	rc = sqlite3_exec(h, sql, NULL, NULL, &m);
-	if (m != NULL && msg != NULL)
-		snprintf(msg, msglen, "%s", m);
-	sqlite3_free(m);
-	sqlite3_close(h);
-	return rc;
-}
 
 static void
 hash_of(unsigned char h[CR_HASH_LEN], unsigned char seed)
@@ -196,56 +37,6 @@ hash_of(unsigned char h[CR_HASH_LEN], unsigned char seed)
 		h[i] = (unsigned char)(seed * 31 + i);
 }
 
-static int64_t
-make_org(struct cr_db *db, const char *code)
-{
-	int64_t id = 0;
-
-	assert_int_equal(cr_db_org_upsert(db, code, "Org", &id), CR_OK);
-	assert_true(id > 0);
-	return id;
-}
-
-static int64_t
-make_person(struct cr_db *db, const char *sub, int64_t org)
-{
-	struct cr_person p;
-	int64_t id = 0;
-
-	memset(&p, 0, sizeof(p));
-	snprintf(p.sub, sizeof(p.sub), "%s", sub);
-	snprintf(p.name, sizeof(p.name), "Name %s", sub);
-	snprintf(p.email, sizeof(p.email), "%s@example.test", sub);
-	snprintf(p.id_number, sizeof(p.id_number), "1234567(8)");
-	p.org_id = org;
-	assert_int_equal(cr_db_person_upsert(db, &p, &id), CR_OK);
-	assert_true(id > 0);
-	return id;
-}
-
-static int64_t
-make_cert(struct cr_db *db, const char *serial, enum cr_cert_type t, const char *status, time_t not_after,
-    int64_t holder, int64_t org)
-{
-	struct cr_cert c;
-	int64_t id = 0;
-
-	memset(&c, 0, sizeof(c));
-	snprintf(c.serial_hex, sizeof(c.serial_hex), "%s", serial);
-	c.type = t;
-	if (status != NULL)
-		snprintf(c.status, sizeof(c.status), "%s", status);
-	c.not_before = not_after - 365 * DAY;
-	c.not_after = not_after;
-	c.holder_id = holder;
-	c.org_id = org;
-	snprintf(c.email, sizeof(c.email), "holder@example.test");
-	assert_int_equal(cr_db_cert_insert(db, &c, &id), CR_OK);
-	assert_true(id > 0);
-	return id;
-}
-
-/* ---- schema ---- */
 
 static void
 test_migrate_idempotent(void **state)
@@ -319,10 +110,10 @@ test_people(void **state)
 	int64_t org, org2, org_again, id, id2, other;
 	long n = -1;
 
-	org = make_org(f->db, "MOF");
+	org = fx_make_org(f->db, "MOF");
 	assert_int_equal(cr_db_org_upsert(f->db, "MOF", "Ministry of Finance", &org_again), CR_OK);
 	assert_int_equal(org_again, org);
-	org2 = make_org(f->db, "DOJ");
+	org2 = fx_make_org(f->db, "DOJ");
 	assert_true(org2 != org);
 
 	memset(&p, 0, sizeof(p));
@@ -362,7 +153,7 @@ test_people(void **state)
 	assert_int_equal(q.org_id, org2);
 	assert_string_equal(q.org_name, "Org");
 
-	other = make_person(f->db, "sub-bob", org);
+	other = fx_make_person(f->db, "sub-bob", org);
 	assert_true(other != id);
 	assert_int_equal(cr_db_person_count(f->db, &n), CR_OK);
 	assert_int_equal(n, 2);
@@ -406,7 +197,7 @@ static void
 test_cert_duplicate_serial(void **state)
 {
 	struct fx *f = *state;
-	int64_t org = make_org(f->db, "O"), holder = make_person(f->db, "h", org);
+	int64_t org = fx_make_org(f->db, "O"), holder = fx_make_person(f->db, "h", org);
 	struct cr_cert c;
 	int64_t id1, id2 = 0;
 	unsigned char der[3] = {0x30, 0x01, 0x00};
@@ -433,44 +224,44 @@ static void
 test_pending_counts(void **state)
 {
 	struct fx *f = *state;
-	int64_t org = make_org(f->db, "O");
-	int64_t h = make_person(f->db, "holder", org), other = make_person(f->db, "other", org);
+	int64_t org = fx_make_org(f->db, "O");
+	int64_t h = fx_make_person(f->db, "holder", org), other = fx_make_person(f->db, "other", org);
 	struct cr_pending_counts pc;
 	int64_t c;
 
 	/* Counted: confirmed, issued, due within 30 days. */
-	c = make_cert(f->db, "01", CR_CERT_QUALIFIED, NULL, NOW + 10 * DAY, h, org);
+	c = fx_make_cert(f->db, "01", CR_CERT_QUALIFIED, NULL, NOW + 10 * DAY, h, org);
 	assert_int_equal(cr_db_confirmation_set(f->db, c, "confirmed", "coord", NOW), CR_OK);
-	c = make_cert(f->db, "02", CR_CERT_QUALIFIED, "issued", NOW + 30 * DAY, h, org); /* window edge */
+	c = fx_make_cert(f->db, "02", CR_CERT_QUALIFIED, "issued", NOW + 30 * DAY, h, org); /* window edge */
 	assert_int_equal(cr_db_confirmation_set(f->db, c, "confirmed", "coord", NOW), CR_OK);
-	c = make_cert(f->db, "03", CR_CERT_ENCRYPTION, NULL, NOW + 1, h, org);
+	c = fx_make_cert(f->db, "03", CR_CERT_ENCRYPTION, NULL, NOW + 1, h, org);
 	assert_int_equal(cr_db_confirmation_set(f->db, c, "confirmed", "coord", NOW), CR_OK);
-	c = make_cert(f->db, "04", CR_CERT_CLOUDSIGN, NULL, NOW + 29 * DAY, h, org);
+	c = fx_make_cert(f->db, "04", CR_CERT_CLOUDSIGN, NULL, NOW + 29 * DAY, h, org);
 	assert_int_equal(cr_db_confirmation_set(f->db, c, "confirmed", "coord", NOW), CR_OK);
 	/* Declined later replaces confirmed: not counted. */
-	c = make_cert(f->db, "05", CR_CERT_QUALIFIED, NULL, NOW + 5 * DAY, h, org);
+	c = fx_make_cert(f->db, "05", CR_CERT_QUALIFIED, NULL, NOW + 5 * DAY, h, org);
 	assert_int_equal(cr_db_confirmation_set(f->db, c, "confirmed", "coord", NOW), CR_OK);
 	assert_int_equal(cr_db_confirmation_set(f->db, c, "declined", "coord", NOW + 1), CR_OK);
 	/* Declined. */
-	c = make_cert(f->db, "06", CR_CERT_ENCRYPTION, NULL, NOW + 5 * DAY, h, org);
+	c = fx_make_cert(f->db, "06", CR_CERT_ENCRYPTION, NULL, NOW + 5 * DAY, h, org);
 	assert_int_equal(cr_db_confirmation_set(f->db, c, "declined", "coord", NOW), CR_OK);
 	/* Unconfirmed. */
-	(void)make_cert(f->db, "07", CR_CERT_CLOUDSIGN, NULL, NOW + 5 * DAY, h, org);
+	(void)fx_make_cert(f->db, "07", CR_CERT_CLOUDSIGN, NULL, NOW + 5 * DAY, h, org);
 	/* Expired (not_after == now counts as expired too). */
-	c = make_cert(f->db, "08", CR_CERT_QUALIFIED, NULL, NOW - DAY, h, org);
+	c = fx_make_cert(f->db, "08", CR_CERT_QUALIFIED, NULL, NOW - DAY, h, org);
 	assert_int_equal(cr_db_confirmation_set(f->db, c, "confirmed", "coord", NOW), CR_OK);
-	c = make_cert(f->db, "09", CR_CERT_QUALIFIED, NULL, NOW, h, org);
+	c = fx_make_cert(f->db, "09", CR_CERT_QUALIFIED, NULL, NOW, h, org);
 	assert_int_equal(cr_db_confirmation_set(f->db, c, "confirmed", "coord", NOW), CR_OK);
 	/* Outside the window. */
-	c = make_cert(f->db, "0A", CR_CERT_QUALIFIED, NULL, NOW + 30 * DAY + 1, h, org);
+	c = fx_make_cert(f->db, "0A", CR_CERT_QUALIFIED, NULL, NOW + 30 * DAY + 1, h, org);
 	assert_int_equal(cr_db_confirmation_set(f->db, c, "confirmed", "coord", NOW), CR_OK);
 	/* Another holder's. */
-	c = make_cert(f->db, "0B", CR_CERT_QUALIFIED, NULL, NOW + 5 * DAY, other, org);
+	c = fx_make_cert(f->db, "0B", CR_CERT_QUALIFIED, NULL, NOW + 5 * DAY, other, org);
 	assert_int_equal(cr_db_confirmation_set(f->db, c, "confirmed", "coord", NOW), CR_OK);
 	/* Not issued. */
-	c = make_cert(f->db, "0C", CR_CERT_ENCRYPTION, "revoked", NOW + 5 * DAY, h, org);
+	c = fx_make_cert(f->db, "0C", CR_CERT_ENCRYPTION, "revoked", NOW + 5 * DAY, h, org);
 	assert_int_equal(cr_db_confirmation_set(f->db, c, "confirmed", "coord", NOW), CR_OK);
-	c = make_cert(f->db, "0D", CR_CERT_CLOUDSIGN, "suspended", NOW + 5 * DAY, h, org);
+	c = fx_make_cert(f->db, "0D", CR_CERT_CLOUDSIGN, "suspended", NOW + 5 * DAY, h, org);
 	assert_int_equal(cr_db_confirmation_set(f->db, c, "confirmed", "coord", NOW), CR_OK);
 
 	assert_int_equal(cr_db_pending_counts(f->db, h, NOW, 30, &pc), CR_OK);
@@ -498,15 +289,15 @@ static void
 test_pending_groups_from_renewals(void **state)
 {
 	struct fx *f = *state;
-	int64_t org = make_org(f->db, "O"), h = make_person(f->db, "holder", org);
+	int64_t org = fx_make_org(f->db, "O"), h = fx_make_person(f->db, "holder", org);
 	int64_t cs, q, e, cancelled;
 	struct cr_pending_counts pc;
 	char sql[512], msg[256];
 
-	cs = make_cert(f->db, "C1", CR_CERT_CLOUDSIGN, NULL, NOW + 10 * DAY, h, org);
-	q = make_cert(f->db, "Q1", CR_CERT_QUALIFIED, NULL, NOW + 10 * DAY, h, org);
-	e = make_cert(f->db, "E1", CR_CERT_ENCRYPTION, NULL, NOW + 10 * DAY, h, org);
-	cancelled = make_cert(f->db, "Q2", CR_CERT_QUALIFIED, NULL, NOW + 10 * DAY, h, org);
+	cs = fx_make_cert(f->db, "C1", CR_CERT_CLOUDSIGN, NULL, NOW + 10 * DAY, h, org);
+	q = fx_make_cert(f->db, "Q1", CR_CERT_QUALIFIED, NULL, NOW + 10 * DAY, h, org);
+	e = fx_make_cert(f->db, "E1", CR_CERT_ENCRYPTION, NULL, NOW + 10 * DAY, h, org);
+	cancelled = fx_make_cert(f->db, "Q2", CR_CERT_QUALIFIED, NULL, NOW + 10 * DAY, h, org);
 	assert_int_equal(cr_db_confirmation_set(f->db, cs, "confirmed", "c", NOW), CR_OK);
 	assert_int_equal(cr_db_confirmation_set(f->db, q, "confirmed", "c", NOW), CR_OK);
 	assert_int_equal(cr_db_confirmation_set(f->db, e, "confirmed", "c", NOW), CR_OK);
@@ -523,7 +314,7 @@ test_pending_groups_from_renewals(void **state)
 	    " (%lld, 'verifying', %lld), (%lld, 'cancelled', %lld)",
 	    (long long)cs, (long long)NOW, (long long)q, (long long)NOW, (long long)e, (long long)NOW,
 	    (long long)cancelled, (long long)NOW);
-	assert_int_equal(raw_exec(f, sql, msg, sizeof(msg)), SQLITE_OK);
+	assert_int_equal(fx_raw_exec(f, sql, msg, sizeof(msg)), SQLITE_OK);
 
 	assert_int_equal(cr_db_pending_counts(f->db, h, NOW, 30, &pc), CR_OK);
 	assert_int_equal(pc.n[CR_GROUP_ACTIVATE][CR_CERT_CLOUDSIGN], 1);
@@ -541,7 +332,7 @@ static void
 test_sessions(void **state)
 {
 	struct fx *f = *state;
-	int64_t org = make_org(f->db, "O"), p = make_person(f->db, "p", org);
+	int64_t org = fx_make_org(f->db, "O"), p = fx_make_person(f->db, "p", org);
 	unsigned char a[CR_HASH_LEN], b[CR_HASH_LEN], c[CR_HASH_LEN], d[CR_HASH_LEN];
 	struct cr_session s;
 	long n = -1;
@@ -722,7 +513,7 @@ test_audit_tamper_detected(void **state)
 	assert_int_equal(cr_db_audit_verify(f->db, &rows, &bad), CR_OK);
 	assert_int_equal(rows, 5);
 
-	assert_int_equal(raw_exec(f, dialect(f,
+	assert_int_equal(fx_raw_exec(f, fx_dialect(f,
 	    "DROP TRIGGER audit_log_no_update;"
 	    "UPDATE audit_log SET detail = 'rewritten' WHERE id = 3;",
 	    "DROP TRIGGER audit_log_no_update ON audit_log;"
@@ -733,11 +524,11 @@ test_audit_tamper_detected(void **state)
 	assert_int_equal(rows, 2); /* rows that verified before the bad one */
 
 	/* Restoring the text restores the chain. */
-	assert_int_equal(raw_exec(f, "UPDATE audit_log SET detail = 'row' WHERE id = 3", msg, sizeof(msg)), SQLITE_OK);
+	assert_int_equal(fx_raw_exec(f, "UPDATE audit_log SET detail = 'row' WHERE id = 3", msg, sizeof(msg)), SQLITE_OK);
 	assert_int_equal(cr_db_audit_verify(f->db, &rows, &bad), CR_OK);
 
 	/* Moving text between fields changes the hash (length-prefixed fields). */
-	assert_int_equal(raw_exec(f, "UPDATE audit_log SET actor = 'person:', object = '1cert:5' WHERE id = 4",
+	assert_int_equal(fx_raw_exec(f, "UPDATE audit_log SET actor = 'person:', object = '1cert:5' WHERE id = 4",
 	    msg, sizeof(msg)), SQLITE_OK);
 	assert_int_equal(cr_db_audit_verify(f->db, &rows, &bad), CR_ERR_CONFLICT);
 	assert_int_equal(bad, 4);
@@ -757,7 +548,7 @@ test_audit_tamper_hash_suffix(void **state)
 
 	for (int i = 0; i < 3; i++)
 		audit_one(f->db, NOW + i, "login", "row");
-	assert_int_equal(raw_exec(f, dialect(f,
+	assert_int_equal(fx_raw_exec(f, fx_dialect(f,
 	    "DROP TRIGGER audit_log_no_update;"
 	    "UPDATE audit_log SET hash = hash || 'tampered' WHERE id = 2;",
 	    "DROP TRIGGER audit_log_no_update ON audit_log;"
@@ -776,14 +567,14 @@ test_audit_tamper_time_and_delete(void **state)
 
 	for (int i = 0; i < 4; i++)
 		audit_one(f->db, NOW + i, "login", "row");
-	assert_int_equal(raw_exec(f, dialect(f,
+	assert_int_equal(fx_raw_exec(f, fx_dialect(f,
 	    "DROP TRIGGER audit_log_no_update;"
 	    "UPDATE audit_log SET at = at + 1 WHERE id = 2;",
 	    "DROP TRIGGER audit_log_no_update ON audit_log;"
 	    "UPDATE audit_log SET at = at + 1 WHERE id = 2;"), msg, sizeof(msg)), SQLITE_OK);
 	assert_int_equal(cr_db_audit_verify(f->db, &rows, &bad), CR_ERR_CONFLICT);
 	assert_int_equal(bad, 2);
-	assert_int_equal(raw_exec(f, dialect(f,
+	assert_int_equal(fx_raw_exec(f, fx_dialect(f,
 	    "UPDATE audit_log SET at = at - 1 WHERE id = 2;"
 	    "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE id = 2;",
 	    "UPDATE audit_log SET at = at - 1 WHERE id = 2;"
@@ -804,11 +595,11 @@ test_audit_append_only(void **state)
 
 	audit_one(f->db, NOW, "login", "a");
 	audit_one(f->db, NOW + 1, "login", "b");
-	assert_int_not_equal(raw_exec(f, "UPDATE audit_log SET detail = 'x' WHERE id = 1", msg, sizeof(msg)), SQLITE_OK);
+	assert_int_not_equal(fx_raw_exec(f, "UPDATE audit_log SET detail = 'x' WHERE id = 1", msg, sizeof(msg)), SQLITE_OK);
 	assert_non_null(strstr(msg, "append-only"));
-	assert_int_not_equal(raw_exec(f, "DELETE FROM audit_log WHERE id = 2", msg, sizeof(msg)), SQLITE_OK);
+	assert_int_not_equal(fx_raw_exec(f, "DELETE FROM audit_log WHERE id = 2", msg, sizeof(msg)), SQLITE_OK);
 	assert_non_null(strstr(msg, "append-only"));
-	assert_int_not_equal(raw_exec(f, "DELETE FROM audit_log", msg, sizeof(msg)), SQLITE_OK);
+	assert_int_not_equal(fx_raw_exec(f, "DELETE FROM audit_log", msg, sizeof(msg)), SQLITE_OK);
 	assert_int_equal(cr_db_audit_verify(f->db, &rows, &bad), CR_OK);
 	assert_int_equal(rows, 2);
 }
@@ -893,8 +684,8 @@ static void
 test_app_one_open_conflict(void **state)
 {
 	struct fx *f = *state;
-	int64_t org = make_org(f->db, "O"), h = make_person(f->db, "holder", org);
-	int64_t c = make_cert(f->db, "A1", CR_CERT_QUALIFIED, NULL, NOW + 10 * DAY, h, org), app = 0, app2 = 0;
+	int64_t org = fx_make_org(f->db, "O"), h = fx_make_person(f->db, "holder", org);
+	int64_t c = fx_make_cert(f->db, "A1", CR_CERT_QUALIFIED, NULL, NOW + 10 * DAY, h, org), app = 0, app2 = 0;
 	struct cr_application a;
 
 	assert_int_equal(cr_db_confirmation_set(f->db, c, "confirmed", "c", NOW), CR_OK);
@@ -917,7 +708,7 @@ kill_other_backends(const struct fx *f)
 {
 	char msg[256];
 
-	assert_int_equal(raw_exec(f, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+	assert_int_equal(fx_raw_exec(f, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
 	    " WHERE datname = current_database() AND pid <> pg_backend_pid()", msg, sizeof(msg)), SQLITE_OK);
 	usleep(200 * 1000);
 }
@@ -932,7 +723,7 @@ test_pg_connection_loss(void **state)
 
 	if (f->pg_db[0] == '\0')
 		skip();
-	(void)make_org(f->db, "O");
+	(void)fx_make_org(f->db, "O");
 	assert_int_equal(cr_db_person_count(f->db, &n), CR_OK);
 
 	/* A query on the dead connection fails with an I/O error, not a crash or a hang. */
@@ -975,7 +766,7 @@ test_audit_no_truncate(void **state)
 
 	audit_one(f->db, NOW, "login", "a");
 	if (f->pg_db[0] != '\0') {
-		assert_int_not_equal(raw_exec(f, "TRUNCATE audit_log", msg, sizeof(msg)), SQLITE_OK);
+		assert_int_not_equal(fx_raw_exec(f, "TRUNCATE audit_log", msg, sizeof(msg)), SQLITE_OK);
 		assert_non_null(strstr(msg, "append-only"));
 	}
 	assert_int_equal(cr_db_audit_verify(f->db, &rows, &bad), CR_OK);
@@ -986,28 +777,28 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_migrate_idempotent, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_empty_database_version_zero, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_idempotent, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_empty_database_version_zero, fx_setup, fx_teardown),
 		cmocka_unit_test(test_open_unsupported_scheme),
-		cmocka_unit_test_setup_teardown(test_transaction_nesting, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_people, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_person_needs_org, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cert_duplicate_serial, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pending_counts, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pending_groups_from_renewals, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_login_flow_once, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_login_flows_purge, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_audit_chain_verifies, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_audit_needs_transaction, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_audit_tamper_detected, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_audit_tamper_time_and_delete, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_audit_tamper_hash_suffix, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_audit_append_only, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_audit_concurrent_writers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_app_one_open_conflict, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_audit_no_truncate, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pg_connection_loss, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_transaction_nesting, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_people, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_person_needs_org, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cert_duplicate_serial, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_pending_counts, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_pending_groups_from_renewals, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_sessions, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_login_flow_once, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_login_flows_purge, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_audit_chain_verifies, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_audit_needs_transaction, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_audit_tamper_detected, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_audit_tamper_time_and_delete, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_audit_tamper_hash_suffix, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_audit_append_only, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_audit_concurrent_writers, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_app_one_open_conflict, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_audit_no_truncate, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_pg_connection_loss, fx_setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
