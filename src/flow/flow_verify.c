@@ -150,6 +150,12 @@ cr_flow_start(const struct cr_flow_ctx *c, const char *shown, struct cr_flow_res
 	if (n == 0 || shown == NULL || !cr_str_eq_ct(shown, digest)) {
 		cr_db_rollback(c->db);
 		free(certs);
+		/* A second tab started it while this one waited for the write lock: follow that one. */
+		if (cr_flow_app_current(c, &res->app) == CR_OK) {
+			flow_result(res, CR_FLOW_CONFLICT, CR_WHY_NONE, 0);
+			return;
+		}
+		memset(&res->app, 0, sizeof(res->app));
 		cr_warn("verify", "person %lld: 開始鑑別 for a set that is not the current one", (long long)flow_actor_id(c));
 		flow_result(res, CR_FLOW_REFUSED, CR_WHY_SET_CHANGED, 0);
 		return;
