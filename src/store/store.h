@@ -200,7 +200,7 @@ struct cr_outbox_msg {
 	char to_addr[CR_TEXT];
 	char subject[512];        /* UTF-8, for listings */
 	char message_id[256];
-	unsigned char *sealed;    /* the sealed RFC 5322 message; add: borrowed; get/claim: owned */
+	unsigned char *sealed;    /* the sealed envelope (notify/outbox.h); add: borrowed; get/claim: owned */
 	size_t sealed_len;
 	char state[16];           /* queued, sending, sent, failed */
 	int tries;
