@@ -1,73 +1,21 @@
 /*
- * Mail: composing RFC 5322 / MIME messages (mail.c) and handing them to an
- * SMTP server with libcurl (smtp.c). See docs/internals/mail.md.
+ * Mail senders: handing a built message (notify/mime.h) to the outside, to an
+ * SMTP server with libcurl (smtp.c) or, the DEV default, as a .eml file
+ * (eml.c). See docs/internals/mail.md.
  *
- * Trust: the cr_mail fields come from configuration and from our own
- * templates, but addresses and subjects may carry user data, so every header
- * input is checked (no CR, LF or other control characters; addresses must be
- * plausible addr-specs) and refused rather than cleaned. cr_mail_decode reads
- * stored messages and is written as a parser of hostile input: capped, no I/O,
- * fuzzed (fuzz/fuzz_mail_decode.c).
+ * Trust: the message bytes are sent as given (notify/mime.c checked every
+ * header input); recipients, the envelope sender, the HELO name and file
+ * names are checked here again, since they end up in SMTP commands and paths.
  */
 #ifndef CR_ADAPTERS_MAIL_H
 #define CR_ADAPTERS_MAIL_H
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <time.h>
 
-#include "util/buf.h"
 #include "util/err.h"
 
-/* Largest message cr_mail_decode looks at (CR_ERR_TOOBIG beyond). */
-#define CR_MAIL_DECODE_MAX (8u * 1024u * 1024u)
-
-struct cr_mail {
-	const char *from;      /* "eSignTrust 電子認證服務 <noreply@esigntrust.com>": display name may be UTF-8 */
-	const char *reply_to;  /* bare address or NULL */
-	const char *to;        /* bare address */
-	const char *subject;   /* UTF-8 */
-	const char *text;      /* UTF-8 plain text, \n line ends */
-	const char *html;      /* UTF-8 HTML or NULL (then a single text/plain part) */
-	const char *domain;    /* for the Message-ID, e.g. "esigntrust.com" */
-	time_t date;
-	const char *message_id; /* "<id@domain>" to reuse (a resend keeps its id); NULL: a new random one */
-};
-
-/* Whether addr is a plain addr-spec this module will send to (no display name). */
-bool cr_mail_addr_ok(const char *addr);
-
-/*
- * Builds an RFC 5322 / MIME message with CRLF line ends and appends it to out
- * (initialised by the caller, whose cap bounds the message; CR_ERR_TOOBIG past
- * it). Headers: Date (UTC, "+0000"), Message-ID "<random@domain>", From (a
- * non-ASCII display name as RFC 2047 encoded-words), Reply-To, To, Subject
- * (encoded-words of at most 75 characters, folded, never splitting a UTF-8
- * character), MIME-Version. With html: multipart/alternative with a random
- * boundary, text/plain then text/html; without: a single text/plain part.
- * Bodies are UTF-8, base64 in lines of 76. No header line exceeds 78 characters.
- *
- * CR_ERR_INVALID for a missing field, CR or LF or another control character in
- * a header input, invalid UTF-8 anywhere, an address that is not a plausible
- * addr-spec, a bad domain or a date out of range. On error out is unchanged.
- * message_id (may be NULL) gets the Message-ID with its angle brackets;
- * CR_ERR_TOOBIG when idlen is too small for it.
- */
-enum cr_err cr_mail_build(const struct cr_mail *m, struct cr_buf *out, char *message_id, size_t idlen);
-
-/*
- * Decodes a message built by cr_mail_build (also after a mail server or a
- * Maildir rewrote its line ends or added headers). Not a general MIME parser,
- * but safe on any input: capped (CR_MAIL_DECODE_MAX, CR_ERR_TOOBIG beyond), no
- * I/O. subject gets the decoded Subject, text the text/plain part, html (may be
- * NULL) the text/html part if there is one; all UTF-8 with \n line ends. The
- * buffers are emptied first and keep their caps (CR_ERR_TOOBIG past one).
- * CR_ERR_INVALID when the message is not recognised (no Subject or text part, charset not
- * UTF-8/US-ASCII, bad encoding, invalid UTF-8, malformed headers).
- * Used by the DEV mail viewer and tests.
- */
-enum cr_err cr_mail_decode(const char *msg, size_t len, struct cr_buf *subject, struct cr_buf *text,
-    struct cr_buf *html);
+/* ---- .eml files (eml.c) ---- */
 
 /*
  * Writes msg (len bytes) atomically to dir/<name>.eml: a temporary file in dir,
@@ -103,7 +51,7 @@ struct cr_smtp;
 enum cr_err cr_smtp_new(const struct cr_smtp_config *cfg, struct cr_smtp **out);
 
 /*
- * Sends msg (len bytes, CRLF line ends, as built by cr_mail_build) to the one
+ * Sends msg (len bytes, CRLF line ends, as built by notify/mime.h cr_mail_build) to the one
  * recipient rcpt, reusing the session's connection when it is still open.
  * CR_OK when the server accepted it; CR_ERR_REMOTE for failures worth retrying
  * (cannot connect, timeout, TLS or login failure, 4xx, 5xx before MAIL);

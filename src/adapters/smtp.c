@@ -98,7 +98,7 @@ on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *cls)
 }
 
 /* An address for an SMTP command: printable ASCII without spaces or angle
-   brackets (which would end the path) and one '@'. mail.c checks the headers
+   brackets (which would end the path) and one '@'. notify/mime.c checks the headers
    more strictly; this check is what keeps a command line a command line. */
 static bool
 smtp_addr_ok(const char *a)

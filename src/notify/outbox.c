@@ -8,8 +8,7 @@
 
 #include <sodium.h>
 
-#include "adapters/mail.h"
-#include "util/tmpl.h"
+#include "mime.h"
 #include "outbox.h"
 #include "util/crypto.h"
 #include "util/log.h"
@@ -166,27 +165,27 @@ cr_mailer_queue(const struct cr_mailer *m, struct cr_db *db, const char *kind, c
 }
 
 enum cr_err
-cr_mailer_build(const struct cr_mailer *m, const struct cr_outbox_msg *row, struct cr_buf *out)
+cr_mailer_open(const struct cr_mailer *m, const struct cr_outbox_msg *row, struct cr_mailer_letter *l)
 {
-	struct cr_buf plain, text, html;
-	char tname[128], hname[128], domain[128];
-	json_t *env = NULL, *ctx;
+	struct cr_buf plain;
+	char tname[128], hname[128];
 	const char *tmpl, *to, *subject;
-	struct cr_mail mail;
+	json_t *ctx;
 	bool has_html;
 	enum cr_err err;
 
+	memset(l, 0, sizeof(*l));
+	cr_buf_init(&l->text, MAIL_CAP);
+	cr_buf_init(&l->html, MAIL_CAP);
 	cr_buf_init(&plain, MAIL_CAP);
-	cr_buf_init(&text, MAIL_CAP);
-	cr_buf_init(&html, MAIL_CAP);
 	if ((err = cr_outbox_open(m->key, row->sealed, row->sealed_len, &plain)) != CR_OK)
 		goto out;
-	env = json_loadb(plain.data, plain.len, 0, NULL);
-	tmpl = json_string_value(json_object_get(env, "template"));
-	to = json_string_value(json_object_get(env, "to"));
-	subject = json_string_value(json_object_get(env, "subject"));
-	ctx = json_object_get(env, "ctx");
-	if (env == NULL || tmpl == NULL || to == NULL || subject == NULL || !json_is_object(ctx) ||
+	l->env = json_loadb(plain.data, plain.len, 0, NULL);
+	tmpl = json_string_value(json_object_get(l->env, "template"));
+	to = json_string_value(json_object_get(l->env, "to"));
+	subject = json_string_value(json_object_get(l->env, "subject"));
+	ctx = json_object_get(l->env, "ctx");
+	if (l->env == NULL || tmpl == NULL || to == NULL || subject == NULL || !json_is_object(ctx) ||
 	    strspn(tmpl, "abcdefghijklmnopqrstuvwxyz_") != strlen(tmpl)) {
 		err = CR_ERR_INVALID;
 		goto out;
@@ -194,33 +193,52 @@ cr_mailer_build(const struct cr_mailer *m, const struct cr_outbox_msg *row, stru
 	/* Templates are named without their extension, so the HTML part has its own stem: x.txt, x_html.html. */
 	snprintf(tname, sizeof(tname), "mail/%s", tmpl);
 	snprintf(hname, sizeof(hname), "mail/%s_html", tmpl);
-	if ((err = cr_tmpl_render(m->tmpl, tname, ctx, &text)) != CR_OK) {
+	if ((err = cr_tmpl_render(m->tmpl, tname, ctx, &l->text)) != CR_OK) {
 		cr_error("outbox", "mail template %s: %s", tname, cr_err_str(err));
 		goto out;
 	}
-	err = cr_tmpl_render(m->tmpl, hname, ctx, &html);
+	err = cr_tmpl_render(m->tmpl, hname, ctx, &l->html);
 	has_html = err == CR_OK;
 	if (err != CR_OK && err != CR_ERR_NOTFOUND) {
 		cr_error("outbox", "mail template %s: %s", hname, cr_err_str(err));
 		goto out;
 	}
-	id_domain(m->cfg, domain, sizeof(domain));
-	mail = (struct cr_mail){
+	err = CR_OK;
+	id_domain(m->cfg, l->domain, sizeof(l->domain));
+	l->mail = (struct cr_mail){
 		.from = m->cfg->mail_from,
 		.reply_to = m->cfg->mail_reply_to[0] ? m->cfg->mail_reply_to : NULL,
 		.to = to,
 		.subject = subject,
-		.text = cr_buf_str(&text),
-		.html = has_html ? cr_buf_str(&html) : NULL,
-		.domain = domain,
+		.text = cr_buf_str(&l->text),
+		.html = has_html ? cr_buf_str(&l->html) : NULL,
+		.domain = l->domain,
 		.date = row->created_at,
 		.message_id = row->message_id,
 	};
-	err = cr_mail_build(&mail, out, NULL, 0);
 out:
-	json_decref(env);
 	cr_buf_free_secret(&plain);
-	cr_buf_free_secret(&text);
-	cr_buf_free_secret(&html);
+	return err;
+}
+
+void
+cr_mailer_letter_free(struct cr_mailer_letter *l)
+{
+	json_decref(l->env);
+	l->env = NULL;
+	cr_buf_free_secret(&l->text);
+	cr_buf_free_secret(&l->html);
+	memset(&l->mail, 0, sizeof(l->mail));
+}
+
+enum cr_err
+cr_mailer_build(const struct cr_mailer *m, const struct cr_outbox_msg *row, struct cr_buf *out)
+{
+	struct cr_mailer_letter l;
+	enum cr_err err;
+
+	if ((err = cr_mailer_open(m, row, &l)) == CR_OK)
+		err = cr_mail_build(&l.mail, out, NULL, 0);
+	cr_mailer_letter_free(&l);
 	return err;
 }

@@ -1,14 +1,16 @@
 /*
  * DEV-only pages: /dev/mail lists every message of the outbox, newest first,
- * and /dev/mail/message?id=N shows one decoded, so a tester can read codes and
- * notices without a mail server. Outside DEV mode these paths answer 404, as
- * if they did not exist.
+ * and /dev/mail/message?id=N shows one in full, so a tester can read codes and
+ * notices without a mail server. A message is shown from its envelope, opened
+ * and rendered as delivery does (cr_mailer_open): its headers, the text part
+ * and the HTML source; not from the MIME bytes. Outside DEV mode these paths
+ * answer 404, as if they did not exist.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
-#include "adapters/mail.h"
+#include "notify/mime.h"
 #include "util/log.h"
 #include "util/timefmt.h"
 #include "web.h"
@@ -56,8 +58,8 @@ cr_page_dev_mail_message(struct cr_req *req, struct cr_resp *resp)
 {
 	const char *ids = req->query(req, "id");
 	struct cr_outbox_msg m = {0};
-	struct cr_buf raw, subject, text;
-	char *end = NULL;
+	struct cr_mailer_letter l;
+	char *end = NULL, when[32], date[CR_MAIL_DATE_SIZE];
 	long long id;
 	json_t *ctx;
 
@@ -71,27 +73,20 @@ cr_page_dev_mail_message(struct cr_req *req, struct cr_resp *resp)
 		cr_render_error(req, resp, 404, "err_not_found", NULL);
 		return;
 	}
-	cr_buf_init(&raw, 2u * 1024u * 1024u);
-	cr_buf_init(&subject, 4096);
-	cr_buf_init(&text, 2u * 1024u * 1024u);
-	if (cr_mailer_build(&req->app->mailer, &m, &raw) != CR_OK ||
-	    cr_mail_decode(raw.data, raw.len, &subject, &text, NULL) != CR_OK) {
+	if (cr_mailer_open(&req->app->mailer, &m, &l) != CR_OK || cr_mail_date(l.mail.date, date, sizeof(date)) != CR_OK) {
 		cr_render_error(req, resp, 500, "err_internal", NULL);
 		goto out;
 	}
 	ctx = cr_page_ctx(req, "dev_mail_title");
 	if (ctx != NULL) {
-		char when[32];
-
 		cr_macau_datetime(m.created_at, when);
-		json_object_set_new(ctx, "message", json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s}", "id",
-		    (json_int_t)m.id, "when", when, "to", m.to_addr, "subject", cr_buf_str(&subject), "text",
-		    cr_buf_str(&text), "raw", cr_buf_str(&raw), "state", m.state));
+		json_object_set_new(ctx, "message", json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s?}",
+		    "id", (json_int_t)m.id, "when", when, "state", m.state, "from", l.mail.from, "to", l.mail.to,
+		    "subject", l.mail.subject, "date", date, "message_id", l.mail.message_id, "text", l.mail.text,
+		    "html", l.mail.html));
 	}
 	cr_render(req, resp, 200, "dev_mail_message", ctx);
 out:
+	cr_mailer_letter_free(&l);
 	cr_outbox_msg_free(&m);
-	cr_buf_free(&raw);
-	cr_buf_free(&subject);
-	cr_buf_free(&text);
 }

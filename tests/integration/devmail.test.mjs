@@ -1,5 +1,6 @@
 // DEV mail viewer (issue 3): after a `certrenew jobs --once` run, /dev/mail on the portal lists the outbox
-// newest first and /dev/mail/message?id=N shows a message decoded; the notice's link opens the portal. In
+// newest first and /dev/mail/message?id=N shows a message in full from its envelope (headers, the text
+// part, the HTML source); the notice's link opens the portal. In
 // production mode the viewer does not exist (404). The database is read through sys.sql (either backend).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -60,14 +61,23 @@ test('GET /dev/mail lists the messages newest first, with their subject', T, asy
   assert.deepEqual(rows.map((r) => r.to).sort(), [WONG.email, CHAN.email].sort());
 });
 
-test('GET /dev/mail/message?id=N shows the decoded notice; its link opens the portal', T, async () => {
-  const id = sql(`SELECT id FROM outbox WHERE to_addr = '${WONG.email}'`)[0].id;
+test('GET /dev/mail/message?id=N shows the notice in full; its link opens the portal', T, async () => {
+  const { id, message_id: messageId } = sql(`SELECT id, message_id FROM outbox WHERE to_addr = '${WONG.email}'`)[0];
   const res = await get(`${sys.base}/dev/mail/message?id=${id}`);
   assert.equal(res.status, 200);
   const subject = elements(res.html, 'h1').find((h) => (h.attrs.class || '').includes('subject'));
   assert.equal(subject?.text, SUBJECT_NOTICE);
+  // The headers of the message delivery sends, from the envelope.
+  const dd = (cls) => elements(res.html, 'dd').find((d) => (d.attrs.class || '').split(/\s+/).includes(cls))?.text;
+  assert.equal(dd('from'), 'eSignTrust 電子認證服務 <noreply@esigntrust.com>');
+  assert.equal(dd('to'), WONG.email);
+  assert.equal(dd('subject'), SUBJECT_NOTICE);
+  assert.equal(dd('message-id'), messageId);
+  assert.ok(Math.abs(Date.parse(dd('date')) - Date.now()) < 10 * 60_000, `Date is the queueing time: ${dd('date')}`);
   const body = elements(res.html, 'pre').find((p) => (p.attrs.class || '').includes('mail-body'));
-  assert.ok(body, 'the decoded body is shown');
+  assert.ok(body, 'the text part is shown');
+  const html = elements(res.html, 'pre').find((p) => (p.attrs.class || '').includes('mail-html'));
+  assert.ok(html?.text.includes(`尊敬的 ${WONG.name} 君`), 'the HTML part is shown as source');
   assert.ok(body.text.includes(`尊敬的 ${WONG.name} 君`), body.text);
   const serials = sql(`SELECT serial_hex FROM certificates c JOIN people p ON p.id = c.holder_id
     WHERE p.govid_sub = '${WONG.sub}'`).map((r) => r.serial_hex);

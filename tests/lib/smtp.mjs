@@ -8,9 +8,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort, sleep } from './harness.mjs';
-import { readMaildir } from './maildir.mjs';
+import { PYTHON, readMaildir } from './maildir.mjs';
 
-export const PYTHON = process.env.CR_PYTHON || '/usr/bin/python3';
+export { PYTHON };
 
 const live = new Set();
 process.on('exit', () => {
