@@ -35,6 +35,16 @@ flow_audit_app(const struct cr_flow_ctx *c, const char *action, int64_t app_id, 
 	return flow_audit(c, action, object, detail);
 }
 
+enum cr_err
+flow_commit(const struct cr_flow_ctx *c, enum cr_err err)
+{
+	if (err == CR_OK)
+		err = cr_db_commit(c->db);
+	if (err != CR_OK)
+		cr_db_rollback(c->db);
+	return err;
+}
+
 int64_t
 flow_actor_id(const struct cr_flow_ctx *c)
 {

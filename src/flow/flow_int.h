@@ -10,6 +10,9 @@ void flow_result(struct cr_flow_result *res, enum cr_flow_outcome o, enum cr_flo
 enum cr_err flow_audit(const struct cr_flow_ctx *c, const char *action, const char *object, const char *detail);
 /* The same with object "application:N". */
 enum cr_err flow_audit_app(const struct cr_flow_ctx *c, const char *action, int64_t app_id, const char *detail);
+/* Ends a transaction begun by the caller: commits when err (what the transaction's steps returned) is
+   CR_OK, else rolls back; returns the first error. */
+enum cr_err flow_commit(const struct cr_flow_ctx *c, enum cr_err err);
 /* The actor's person id, 0 when there is none. */
 int64_t flow_actor_id(const struct cr_flow_ctx *c);
 

@@ -200,10 +200,7 @@ cr_flow_consent(const struct cr_flow_ctx *c, int64_t app_id, bool agreed, struct
 	}
 	if ((err = cr_db_begin(c->db)) == CR_OK && (err = cr_db_app_consent(c->db, app_id, CR_CONSENT_VERSION, c->now)) == CR_OK)
 		err = flow_audit_app(c, "consent", app_id, "personal data collection, version " CR_CONSENT_VERSION);
-	if (err == CR_OK)
-		err = cr_db_commit(c->db);
-	if (err != CR_OK) {
-		cr_db_rollback(c->db);
+	if ((err = flow_commit(c, err)) != CR_OK) {
 		lost_or_failed(c, err, res);
 		return;
 	}
@@ -451,10 +448,7 @@ cr_flow_emails_done(const struct cr_flow_ctx *c, int64_t app_id, struct cr_flow_
 	if ((err = cr_db_begin(c->db)) == CR_OK &&
 	    (err = cr_db_app_move(c->db, app_id, CR_APP_EMAILS, CR_APP_IDENTITY, c->now)) == CR_OK)
 		err = flow_audit_app(c, "emails_verified", app_id, "");
-	if (err == CR_OK)
-		err = cr_db_commit(c->db);
-	if (err != CR_OK) {
-		cr_db_rollback(c->db);
+	if ((err = flow_commit(c, err)) != CR_OK) {
 		lost_or_failed(c, err, res);
 		return;
 	}
