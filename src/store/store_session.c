@@ -92,10 +92,14 @@ cr_db_sessions_purge(struct cr_db *db, time_t idle_before, time_t created_before
 
 /* ---- login flows ---- */
 
+/*
+ * login_flows.return_to (schema version 1) is no longer read or written: nothing used it.
+ * Migrations are append-only, so the column stays; new rows get its DEFAULT ''.
+ */
 static const char SQL_FLOW_CREATE[] =
-    "INSERT INTO login_flows (state_hash, browser_hash, nonce, return_to, created_at) VALUES ($1, $2, $3, $4, $5)";
+    "INSERT INTO login_flows (state_hash, browser_hash, nonce, created_at) VALUES ($1, $2, $3, $4)";
 static const char SQL_FLOW_TAKE[] =
-    "DELETE FROM login_flows WHERE state_hash = $1 RETURNING browser_hash, nonce, return_to, created_at";
+    "DELETE FROM login_flows WHERE state_hash = $1 RETURNING browser_hash, nonce, created_at";
 static const char SQL_FLOW_PURGE[] = "DELETE FROM login_flows WHERE created_at < $1";
 
 enum cr_err
@@ -108,8 +112,7 @@ cr_db_login_flow_create(struct cr_db *db, const unsigned char state_hash[CR_HASH
 	db_bind_blob(st, 1, state_hash, CR_HASH_LEN);
 	db_bind_blob(st, 2, f->browser_hash, CR_HASH_LEN);
 	db_bind_text(st, 3, f->nonce);
-	db_bind_text(st, 4, f->return_to);
-	db_bind_int(st, 5, f->created_at);
+	db_bind_int(st, 4, f->created_at);
 	return db_run(st, "login flow create");
 }
 
@@ -132,8 +135,7 @@ cr_db_login_flow_take(struct cr_db *db, const unsigned char state_hash[CR_HASH_L
 		if (b != NULL && blen == CR_HASH_LEN)
 			memcpy(out->browser_hash, b, CR_HASH_LEN);
 		db_col_copy(st, 1, out->nonce, sizeof(out->nonce));
-		db_col_copy(st, 2, out->return_to, sizeof(out->return_to));
-		out->created_at = (time_t)db_col_int(st, 3);
+		out->created_at = (time_t)db_col_int(st, 2);
 		/* Step to completion so the DELETE takes effect. */
 		while ((rc = db_step(st)) == DB_ROW)
 			;
