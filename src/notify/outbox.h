@@ -17,7 +17,7 @@
 
 #include <jansson.h>
 
-#include "app/config.h"
+#include "config/config.h"
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/err.h"

@@ -1,5 +1,5 @@
 /*
- * Unit tests of configuration loading (src/app/config.c): defaults, every kind
+ * Unit tests of configuration loading (src/config/config.c): defaults, every kind
  * of key through cr_config_set, files, and CERTRENEW_* environment overrides.
  * main() clears any CERTRENEW_* variables inherited from the caller first.
  */
@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "app/config.h"
+#include "config/config.h"
 
 extern char **environ;
 
@@ -209,7 +209,7 @@ test_set_urls(void **state)
 	assert_string_equal(f->cfg.govid_issuer, "http://127.0.0.1:8081");
 }
 
-/* Was FAILS (fixed; kept as a regression test): cr_config_set (src/app/config.c, case K_URL) checks only the "http://" or "https://"
+/* Was FAILS (fixed; kept as a regression test): cr_config_set (src/config/config.c, case K_URL) checks only the "http://" or "https://"
    prefix, then strips trailing slashes, so base_url = "https://" is accepted (CR_OK) and stored as
    "https:". Expected: CR_ERR_CONFIG naming the key, since there is no host. */
 static void
@@ -223,7 +223,7 @@ test_set_url_without_host(void **state)
 	assert_int_equal(cr_config_set(&f->cfg, "govid.issuer", "http:///", f->err, sizeof(f->err)), CR_ERR_CONFIG);
 }
 
-/* Was FAILS (fixed; kept as a regression test): parse_int (src/app/config.c) uses strtol, which skips leading white space and takes a
+/* Was FAILS (fixed; kept as a regression test): parse_int (src/config/config.c) uses strtol, which skips leading white space and takes a
    sign, so "listen = h: 80", "h:+81" and "renewal.window_days = +5" are accepted (CR_OK, port
    80/81, 5). Expected: CR_ERR_CONFIG; a port or count is digits only. Minor. */
 static void
@@ -375,7 +375,7 @@ test_load_file_bad_value_names_key(void **state)
 	assert_non_null(strstr(f->err, "renewal.windows"));
 }
 
-/* Was FAILS (fixed; kept as a regression test): load_file (src/app/config.c) reads lines with fgets into a 2048-byte buffer and does not
+/* Was FAILS (fixed; kept as a regression test): load_file (src/config/config.c) reads lines with fgets into a 2048-byte buffer and does not
    notice a line longer than that, so the rest of the line is parsed as a line of its own. A comment
    of 2047+ bytes ending in "mode = prod" switches the server to prod (cr_config_load returns CR_OK,
    dev false), and line numbers in later errors are off by one per split. Expected: an over-long
