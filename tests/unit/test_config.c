@@ -564,6 +564,33 @@ test_trusted_proxies(void **state)
 	assert_non_null(strstr(f->err, "http.trusted_proxies"));
 }
 
+/* The checker in config.c takes what web/forwarded.c's cr_proxy_list_parse takes (the server
+   parses the list again at start-up): blanks around entries, at most 16 entries, IPv4 only. */
+static void
+test_trusted_proxies_limits(void **state)
+{
+	struct fx *f = *state;
+	struct cr_config *c = &f->cfg;
+	char list[512] = "";
+	static const char *const refused[] = {
+	    "::1", ",", " , ", "1.2.3.4,,5.6.7.8", ",1.2.3.4", "1.2.3.4 5.6.7.8", "256.1.1.1", "1.2.3",
+	};
+
+	assert_int_equal(cr_config_load(c, NULL, f->err, sizeof(f->err)), CR_OK);
+	assert_int_equal(cr_config_set(c, "http.trusted_proxies", "\t1.2.3.4\t,  255.255.255.255 ", f->err,
+	                     sizeof(f->err)), CR_OK);
+	assert_int_equal(cr_config_set(c, "http.trusted_proxies", "  ", f->err, sizeof(f->err)), CR_OK);
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		assert_int_equal(cr_config_set(c, "http.trusted_proxies", refused[i], f->err, sizeof(f->err)),
+		    CR_ERR_CONFIG);
+	for (int i = 1; i <= 16; i++)
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s10.0.0.%d", i > 1 ? "," : "", i);
+	assert_int_equal(cr_config_set(c, "http.trusted_proxies", list, f->err, sizeof(f->err)), CR_OK);
+	snprintf(list + strlen(list), sizeof(list) - strlen(list), ",10.0.0.17");
+	assert_int_equal(cr_config_set(c, "http.trusted_proxies", list, f->err, sizeof(f->err)), CR_ERR_CONFIG);
+	assert_non_null(strstr(f->err, "http.trusted_proxies"));
+}
+
 int
 main(void)
 {
@@ -592,6 +619,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_mail_paths_follow_var_dir_after_listen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_https_base_url_means_secure_cookies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trusted_proxies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trusted_proxies_limits, setup, teardown),
 	};
 
 	clear_env();
