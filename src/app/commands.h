@@ -8,7 +8,7 @@
 #include <signal.h>
 #include <stdbool.h>
 
-#include "app/config.h"
+#include "config/config.h"
 
 int cr_cmd_init(const struct cr_config *cfg, int argc, char **argv);
 int cr_cmd_demo_data(const struct cr_config *cfg, int argc, char **argv);

@@ -9,7 +9,7 @@
 
 #include <time.h>
 
-#include "app/config.h"
+#include "config/config.h"
 #include "notify/outbox.h"
 #include "store/store.h"
 #include "util/tmpl.h"

@@ -18,7 +18,7 @@
 
 #include <jansson.h>
 
-#include "app/config.h"
+#include "config/config.h"
 #include "notify/mime.h"
 #include "store/store.h"
 #include "util/buf.h"

@@ -161,7 +161,6 @@ enum cr_err cr_db_sessions_purge(struct cr_db *db, time_t idle_before, time_t cr
 struct cr_login_flow {
 	unsigned char browser_hash[CR_HASH_LEN]; /* hash of the pre-login cookie */
 	char nonce[128];
-	char return_to[512];
 	time_t created_at;
 };
 enum cr_err cr_db_login_flow_create(struct cr_db *db, const unsigned char state_hash[CR_HASH_LEN],

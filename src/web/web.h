@@ -14,7 +14,7 @@
 #include <jansson.h>
 
 #include "adapters/govid.h"
-#include "app/config.h"
+#include "config/config.h"
 #include "flow/flow.h"
 #include "notify/outbox.h"
 #include "store/store.h"

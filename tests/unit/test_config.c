@@ -1,5 +1,5 @@
 /*
- * Unit tests of configuration loading (src/app/config.c): defaults, every kind
+ * Unit tests of configuration loading (src/config/config.c): defaults, every kind
  * of key through cr_config_set, files, and CERTRENEW_* environment overrides.
  * main() clears any CERTRENEW_* variables inherited from the caller first.
  */
@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "app/config.h"
+#include "config/config.h"
 
 extern char **environ;
 
@@ -209,7 +209,7 @@ test_set_urls(void **state)
 	assert_string_equal(f->cfg.govid_issuer, "http://127.0.0.1:8081");
 }
 
-/* Was FAILS (fixed; kept as a regression test): cr_config_set (src/app/config.c, case K_URL) checks only the "http://" or "https://"
+/* Was FAILS (fixed; kept as a regression test): cr_config_set (src/config/config.c, case K_URL) checks only the "http://" or "https://"
    prefix, then strips trailing slashes, so base_url = "https://" is accepted (CR_OK) and stored as
    "https:". Expected: CR_ERR_CONFIG naming the key, since there is no host. */
 static void
@@ -223,7 +223,7 @@ test_set_url_without_host(void **state)
 	assert_int_equal(cr_config_set(&f->cfg, "govid.issuer", "http:///", f->err, sizeof(f->err)), CR_ERR_CONFIG);
 }
 
-/* Was FAILS (fixed; kept as a regression test): parse_int (src/app/config.c) uses strtol, which skips leading white space and takes a
+/* Was FAILS (fixed; kept as a regression test): parse_int (src/config/config.c) uses strtol, which skips leading white space and takes a
    sign, so "listen = h: 80", "h:+81" and "renewal.window_days = +5" are accepted (CR_OK, port
    80/81, 5). Expected: CR_ERR_CONFIG; a port or count is digits only. Minor. */
 static void
@@ -375,7 +375,7 @@ test_load_file_bad_value_names_key(void **state)
 	assert_non_null(strstr(f->err, "renewal.windows"));
 }
 
-/* Was FAILS (fixed; kept as a regression test): load_file (src/app/config.c) reads lines with fgets into a 2048-byte buffer and does not
+/* Was FAILS (fixed; kept as a regression test): load_file (src/config/config.c) reads lines with fgets into a 2048-byte buffer and does not
    notice a line longer than that, so the rest of the line is parsed as a line of its own. A comment
    of 2047+ bytes ending in "mode = prod" switches the server to prod (cr_config_load returns CR_OK,
    dev false), and line numbers in later errors are off by one per split. Expected: an over-long
@@ -564,6 +564,33 @@ test_trusted_proxies(void **state)
 	assert_non_null(strstr(f->err, "http.trusted_proxies"));
 }
 
+/* The checker in config.c takes what web/forwarded.c's cr_proxy_list_parse takes (the server
+   parses the list again at start-up): blanks around entries, at most 16 entries, IPv4 only. */
+static void
+test_trusted_proxies_limits(void **state)
+{
+	struct fx *f = *state;
+	struct cr_config *c = &f->cfg;
+	char list[512] = "";
+	static const char *const refused[] = {
+	    "::1", ",", " , ", "1.2.3.4,,5.6.7.8", ",1.2.3.4", "1.2.3.4 5.6.7.8", "256.1.1.1", "1.2.3",
+	};
+
+	assert_int_equal(cr_config_load(c, NULL, f->err, sizeof(f->err)), CR_OK);
+	assert_int_equal(cr_config_set(c, "http.trusted_proxies", "\t1.2.3.4\t,  255.255.255.255 ", f->err,
+	                     sizeof(f->err)), CR_OK);
+	assert_int_equal(cr_config_set(c, "http.trusted_proxies", "  ", f->err, sizeof(f->err)), CR_OK);
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		assert_int_equal(cr_config_set(c, "http.trusted_proxies", refused[i], f->err, sizeof(f->err)),
+		    CR_ERR_CONFIG);
+	for (int i = 1; i <= 16; i++)
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s10.0.0.%d", i > 1 ? "," : "", i);
+	assert_int_equal(cr_config_set(c, "http.trusted_proxies", list, f->err, sizeof(f->err)), CR_OK);
+	snprintf(list + strlen(list), sizeof(list) - strlen(list), ",10.0.0.17");
+	assert_int_equal(cr_config_set(c, "http.trusted_proxies", list, f->err, sizeof(f->err)), CR_ERR_CONFIG);
+	assert_non_null(strstr(f->err, "http.trusted_proxies"));
+}
+
 int
 main(void)
 {
@@ -592,6 +619,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_mail_paths_follow_var_dir_after_listen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_https_base_url_means_secure_cookies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trusted_proxies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trusted_proxies_limits, setup, teardown),
 	};
 
 	clear_env();

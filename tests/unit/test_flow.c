@@ -17,7 +17,7 @@
 #include <cmocka.h>
 #include <pthread.h>
 
-#include "app/config.h"
+#include "config/config.h"
 #include "flow/flow.h"
 #include "support/dbfx.h"
 #include "util/crypto.h"

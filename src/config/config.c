@@ -1,7 +1,9 @@
 /*
  * Configuration loading; see config.h. Keys are a fixed table so that an
  * unknown key in a file is an error (a typo must not silently keep a default).
+ * The lowest project layer: it includes nothing of the project but util/.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -9,7 +11,6 @@
 #include <string.h>
 
 #include "config.h"
-#include "web/forwarded.h"
 
 enum kind { K_STR, K_INT, K_BOOL, K_MODE, K_LISTEN, K_URL, K_PROXIES };
 
@@ -93,6 +94,40 @@ defaults(struct cr_config *c)
 	c->mail_retry_seconds = 60;
 }
 
+/*
+ * What http.trusted_proxies takes: empty, or at most MAX_PROXIES IPv4 addresses separated by
+ * commas, blanks around each allowed. web/forwarded.c (cr_proxy_list_parse, whose
+ * CR_FWD_MAX_PROXIES this matches) parses the list when the server starts and refuses to start on
+ * a value it does not take; checking here too makes a bad value fail at load, naming its key.
+ */
+#define MAX_PROXIES 16
+
+static bool
+ipv4_list_ok(const char *v)
+{
+	size_t count = 0;
+
+	if (v[strspn(v, " \t")] == '\0')
+		return true;
+	for (;;) {
+		size_t b = strspn(v, " \t"), e = strcspn(v, ","), n = e;
+		char tok[16]; /* "255.255.255.255" */
+		struct in_addr a;
+
+		while (n > b && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+			n--;
+		if (++count > MAX_PROXIES || n == b || n - b >= sizeof(tok))
+			return false;
+		memcpy(tok, v + b, n - b);
+		tok[n - b] = '\0';
+		if (inet_pton(AF_INET, tok, &a) != 1)
+			return false;
+		if (v[e] == '\0')
+			return true;
+		v += e + 1;
+	}
+}
+
 static enum cr_err
 fail(char *err, size_t errlen, const char *key, const char *why)
 {
@@ -173,16 +208,13 @@ cr_config_set(struct cr_config *c, const char *name, const char *v, char *err, s
 			else
 				return fail(err, errlen, name, "must be true or false");
 			return CR_OK;
-		case K_PROXIES: {
-			struct cr_proxy_list l;
-
+		case K_PROXIES:
 			/* Empty is allowed (no proxy trusted); otherwise every entry must be an IPv4 address. */
 			n = strlen(v);
-			if (n >= k->size || cr_proxy_list_parse(v, n, &l) != CR_OK)
+			if (n >= k->size || !ipv4_list_ok(v))
 				return fail(err, errlen, name, "must be IPv4 addresses separated by commas (or empty)");
 			memcpy(base + k->off, v, n + 1);
 			return CR_OK;
-		}
 		case K_URL: {
 			size_t scheme = strncmp(v, "http://", 7) == 0 ? 7 : strncmp(v, "https://", 8) == 0 ? 8 : 0;
 

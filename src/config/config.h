@@ -3,9 +3,12 @@
  * `key = value` lines, then CERTRENEW_* environment variables (the key in
  * capitals with dots as underscores: database.url -> CERTRENEW_DATABASE_URL).
  * A bad value is refused with a message naming the key.
+ *
+ * The lowest project layer (src/config): web, jobs, notify and app read the
+ * struct; it includes nothing of the project but util/.
  */
-#ifndef CR_APP_CONFIG_H
-#define CR_APP_CONFIG_H
+#ifndef CR_CONFIG_CONFIG_H
+#define CR_CONFIG_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
