@@ -143,6 +143,8 @@ void cr_flow_emails_done(const struct cr_flow_ctx *c, int64_t app_id, struct cr_
 /* ---- department confirmation (flow_dept.c; SPEC R2) ---- */
 #define CR_FLOW_DEPT_MAX_ROWS 2000
 
+/* Whether the actor may see and decide on an organisation's certificates (a coordinator); logs a refusal. */
+bool cr_flow_dept_allowed(const struct cr_flow_ctx *c);
 /* The coordinator's organisation's certificates within the horizon (at most CR_FLOW_DEPT_MAX_ROWS).
    CR_ERR_DENIED when the actor is not a coordinator. */
 enum cr_err cr_flow_dept_list(const struct cr_flow_ctx *c, struct cr_org_cert *out, size_t *n);

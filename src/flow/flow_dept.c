@@ -13,12 +13,12 @@
 #include "flow_int.h"
 #include "util/log.h"
 
-static bool
-is_coordinator(const struct cr_flow_ctx *c)
+bool
+cr_flow_dept_allowed(const struct cr_flow_ctx *c)
 {
 	if (c->actor != NULL && c->actor->is_coordinator)
 		return true;
-	cr_warn("dept", "person %lld (not a coordinator) refused", (long long)flow_actor_id(c));
+	cr_warn("dept", "person %lld (not a coordinator) refused from %s", (long long)flow_actor_id(c), c->ip);
 	return false;
 }
 
@@ -28,7 +28,7 @@ cr_flow_dept_list(const struct cr_flow_ctx *c, struct cr_org_cert *out, size_t *
 	enum cr_err err;
 
 	*n = 0;
-	if (!is_coordinator(c))
+	if (!cr_flow_dept_allowed(c))
 		return CR_ERR_DENIED;
 	err = cr_db_org_certs_expiring(c->db, c->actor->org_id, c->now, c->env->horizon_days, out, CR_FLOW_DEPT_MAX_ROWS, n);
 	if (err != CR_OK)
@@ -45,7 +45,7 @@ cr_flow_dept_decide(const struct cr_flow_ctx *c, const char *decision, const int
 	enum cr_err err;
 
 	memset(res, 0, sizeof(*res));
-	if (!is_coordinator(c)) {
+	if (!cr_flow_dept_allowed(c)) {
 		flow_result(res, CR_FLOW_REFUSED, CR_WHY_NOT_COORDINATOR, 0);
 		return;
 	}

@@ -4,12 +4,9 @@
  * configured horizon, and the decision to renew them or not, one by one or for
  * a selection.
  *
- * Trust: the organisation comes from the session's person, never from the
- * form. Every id in a POST is checked again by the store, scoped by that
- * organisation in SQL (cr_db_org_decide), so a forged id of another
- * organisation finds nothing; one refused id rolls the whole post back, is
- * logged and answered 403. Redirects carry only numbers and fixed codes,
- * never text from the request.
+ * The rules (who may decide, all or nothing, the organisation scoped in SQL) are the flow
+ * layer's (src/flow/flow_dept.c); this file reads the form's ids, calls it and renders.
+ * Redirects carry only numbers and fixed codes, never text from the request.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,10 +54,15 @@ decision_state(const char *decision, const char **name, const char **key)
 	}
 }
 
-/* Session and coordinator role. A page view without a session goes to the start page; a post gets 403. */
+/*
+ * Session, and the flow layer's word that this person may decide for an organisation. A page view
+ * without a session goes to the start page; a post gets 403.
+ */
 static bool
 require_coordinator(struct cr_req *req, struct cr_resp *resp, bool post)
 {
+	struct cr_flow_ctx c;
+
 	if (!cr_session_load(req)) {
 		if (req->store_failed)
 			cr_render_error(req, resp, 503, "err_unavailable", NULL);
@@ -71,9 +73,8 @@ require_coordinator(struct cr_req *req, struct cr_resp *resp, bool post)
 			cr_resp_redirect(resp, "/");
 		return false;
 	}
-	if (!req->person.is_coordinator) {
-		cr_warn("dept", "person %lld (not a coordinator) refused %s %s from %s", (long long)req->person.id,
-		    req->method, req->path, req->ip);
+	cr_req_flow(req, &c);
+	if (!cr_flow_dept_allowed(&c)) {
 		cr_render_error(req, resp, 403, "err_dept_forbidden", NULL);
 		return false;
 	}
