@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the form-body parser (src/web/form.c).
+ * libFuzzer target for the form-body parser (src/util/form.c).
  *
  * The whole input is one application/x-www-form-urlencoded body. When it
  * parses, a few names are looked up and every field is checked against the
@@ -8,7 +8,7 @@
  * field's own value. A refused body must leave the form empty.
  *
  * Build: clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c17 -D_GNU_SOURCE -Isrc \
- *   fuzz/fuzz_form.c src/web/form.c -o fuzz_form
+ *   fuzz/fuzz_form.c src/util/form.c -o fuzz_form
  * Seeds: fuzz/corpus/form/.
  */
 #include <stddef.h>
@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "web/form.h"
+#include "util/form.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -14,7 +14,7 @@
 #include <microhttpd.h>
 
 #include "adapters/httpc.h"
-#include "forwarded.h"
+#include "util/forwarded.h"
 #include "server.h"
 #include "util/log.h"
 

@@ -1,4 +1,4 @@
-/* Unit tests of the form-body parser (src/web/form.c). */
+/* Unit tests of the form-body parser (src/util/form.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "web/form.h"
+#include "util/form.h"
 
 /* Parses a C string (without its NUL). */
 static enum cr_err

@@ -4,12 +4,12 @@
  * not contain NUL. Duplicate names are refused, so a forged second copy of a
  * field cannot shadow the first in one reader and not in another.
  */
-#ifndef CR_WEB_FORM_H
-#define CR_WEB_FORM_H
+#ifndef CR_UTIL_FORM_H
+#define CR_UTIL_FORM_H
 
 #include <stddef.h>
 
-#include "util/err.h"
+#include "err.h"
 
 #define CR_FORM_MAX_FIELDS 1024
 #define CR_FORM_MAX_NAME 64
