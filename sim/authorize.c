@@ -157,7 +157,7 @@ store_pending(struct gs *gs, const struct authz *a, char **req_id)
 		goto out;
 	if ((err = gs_random_token(req_id)) != CR_OK)
 		goto out;
-	gs_sha256(*req_id, strlen(*req_id), id);
+	cr_sha256(*req_id, strlen(*req_id), id);
 	pthread_mutex_lock(&gs->lock);
 	err = gs_table_put(gs->pending, id, gs_now() + GS_PENDING_TTL, p);
 	pthread_mutex_unlock(&gs->lock);
@@ -252,7 +252,7 @@ issue_code(struct gs *gs, struct gs_pending *p, const char *sub, char **code)
 	c->auth_time = gs_now();
 	if ((err = gs_random_token(code)) != CR_OK)
 		goto out;
-	gs_sha256(*code, strlen(*code), id);
+	cr_sha256(*code, strlen(*code), id);
 	pthread_mutex_lock(&gs->lock);
 	err = gs_table_put(gs->codes, id, gs_now() + GS_CODE_TTL, c);
 	pthread_mutex_unlock(&gs->lock);
@@ -277,7 +277,7 @@ take_pending(struct gs *gs, const struct gs_form *f)
 
 	if (gs_form_get(f, "req", MAX_RANDOM, &req) != CR_OK)
 		return NULL;
-	gs_sha256(req, strlen(req), id);
+	cr_sha256(req, strlen(req), id);
 	pthread_mutex_lock(&gs->lock);
 	p = gs_table_take(gs->pending, id, gs_now());
 	pthread_mutex_unlock(&gs->lock);

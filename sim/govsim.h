@@ -25,6 +25,8 @@
 #include <microhttpd.h>
 
 #include "util/buf.h"
+#include "util/crypto.h"
+#include "util/file.h"
 #include "util/err.h"
 
 #define GS_LOG "govsim"
@@ -46,13 +48,6 @@
 
 /* ---- util.c: small helpers over libsodium and cr_buf ---- */
 
-/* Reads a whole regular file of at most cap bytes; *out is NUL-terminated,
- * owned by the caller (free()). CR_ERR_TOOBIG past the cap, CR_ERR_IO. */
-enum cr_err gs_read_file(const char *path, size_t cap, char **out, size_t *len);
-/* SHA-256 of n bytes. */
-void gs_sha256(const void *p, size_t n, uint8_t out[32]);
-/* base64url without padding of n bytes; *out owned by the caller. */
-enum cr_err gs_b64url(const uint8_t *p, size_t n, char **out);
 /* A fresh 256-bit random value, base64url (43 characters); caller frees. */
 enum cr_err gs_random_token(char **out);
 /* Constant-time equality of two strings of any length (compares hashes). */

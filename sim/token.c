@@ -112,16 +112,12 @@ verifier_ok(const char *v)
 static int
 pkce_ok(const char *verifier, const char *challenge)
 {
-	uint8_t h[32];
-	char *b64 = NULL;
-	int ok;
+	uint8_t h[CR_SHA256_LEN];
+	char b64[CR_B64URL_SIZE(CR_SHA256_LEN)];
 
-	gs_sha256(verifier, strlen(verifier), h);
-	if (gs_b64url(h, sizeof(h), &b64) != CR_OK)
-		return 0;
-	ok = gs_secret_equal(b64, challenge);
-	free(b64);
-	return ok;
+	cr_sha256(verifier, strlen(verifier), h);
+	cr_b64url_encode(h, sizeof(h), b64, sizeof(b64));
+	return gs_secret_equal(b64, challenge);
 }
 
 /* The signed ID token for code c and person p; *out owned by the caller. */
@@ -157,7 +153,7 @@ access_token(struct gs *gs, const char *sub, time_t now, char **out, uint8_t id[
 		goto out;
 	if ((err = gs_random_token(out)) != CR_OK)
 		goto out;
-	gs_sha256(*out, strlen(*out), id);
+	cr_sha256(*out, strlen(*out), id);
 	if ((err = gs_table_put(gs->tokens, id, now + GS_TOKEN_TTL, t)) == CR_OK)
 		t = NULL;
 out:
@@ -195,7 +191,7 @@ redeem_locked(struct gs *gs, const struct redeem *q, json_t **resp, unsigned *st
 	*resp = NULL;
 	*status = MHD_HTTP_BAD_REQUEST;
 	*error = "invalid_grant";
-	gs_sha256(q->code, strlen(q->code), id);
+	cr_sha256(q->code, strlen(q->code), id);
 	if ((c = gs_table_get(gs->codes, id, now)) == NULL) {
 		*desc = "unknown or expired code";
 		return;
@@ -329,7 +325,7 @@ gs_userinfo(struct gs_req *r)
 	tok = auth + 7 + strspn(auth + 7, " ");
 	if (*tok == '\0' || strlen(tok) > MAX_RANDOM || !gs_is_b64url(tok))
 		return bearer_refused(r, 1);
-	gs_sha256(tok, strlen(tok), id);
+	cr_sha256(tok, strlen(tok), id);
 	pthread_mutex_lock(&r->gs->lock);
 	/* People are read-only, so the pointer stays good after unlocking. */
 	if ((t = gs_table_get(r->gs->tokens, id, gs_now())) != NULL)

@@ -3,18 +3,7 @@
 #include <string.h>
 
 #include "form.h"
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "text.h"
 
 /* Decodes s[0..n) into a new string; NULL on bad escape, NUL byte or no memory. */
 static char *
@@ -32,7 +21,7 @@ decode(const char *s, size_t n)
 		else if (c == '%') {
 			int hi, lo;
 
-			if (i + 2 >= n || (hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0) {
+			if (i + 2 >= n || (hi = cr_hexval(s[i + 1])) < 0 || (lo = cr_hexval(s[i + 2])) < 0) {
 				free(out);
 				return NULL;
 			}
