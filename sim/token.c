@@ -34,8 +34,8 @@ decode_basic(const char *b64, char **id, char **secret)
 		goto out;
 	if ((colon = memchr(bin, ':', bin_len)) == NULL)
 		goto out;
-	if ((err = gs_urldecode(bin, (size_t)(colon - bin), id)) != CR_OK ||
-	    (err = gs_urldecode(colon + 1, bin_len - (size_t)(colon - bin) - 1, secret)) != CR_OK)
+	if ((err = cr_form_decode(bin, (size_t)(colon - bin), id)) != CR_OK ||
+	    (err = cr_form_decode(colon + 1, bin_len - (size_t)(colon - bin) - 1, secret)) != CR_OK)
 		goto out;
 out:
 	sodium_memzero(bin, sizeof(bin));
@@ -53,7 +53,7 @@ out:
  * malformed request (400 invalid_request); CR_ERR_DENIED otherwise (401).
  */
 static enum cr_err
-authenticate(struct gs_req *r, const struct gs_form *f)
+authenticate(struct gs_req *r, const struct cr_form *f)
 {
 	const char *auth = gs_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
 	const char *body_id = NULL, *body_secret = NULL;
@@ -231,7 +231,7 @@ out:
 
 /* Reads grant_type, code, redirect_uri, code_verifier; NULL or why not. */
 static const char *
-read_redeem(const struct gs_form *f, struct redeem *q, const char **error)
+read_redeem(const struct cr_form *f, struct redeem *q, const char **error)
 {
 	const char *grant;
 
@@ -252,7 +252,7 @@ read_redeem(const struct gs_form *f, struct redeem *q, const char **error)
 }
 
 static enum MHD_Result
-token_with_form(struct gs_req *r, const struct gs_form *f)
+token_with_form(struct gs_req *r, const struct cr_form *f)
 {
 	static const char *const no_cache[] = { "Pragma", "no-cache", NULL };
 	struct redeem q = { 0 };
@@ -280,17 +280,17 @@ token_with_form(struct gs_req *r, const struct gs_form *f)
 enum MHD_Result
 gs_token(struct gs_req *r)
 {
-	struct gs_form f;
+	struct cr_form f;
 	enum MHD_Result ret;
 
 	if (!gs_is_form(gs_header(r, MHD_HTTP_HEADER_CONTENT_TYPE)))
 		return gs_reply_oauth_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
 		    "application/x-www-form-urlencoded expected");
-	if (gs_form_parse(cr_buf_str(&r->body), r->body.len, &f) != CR_OK)
+	if (cr_form_parse_rules(cr_buf_str(&r->body), r->body.len, &gs_form_rules, &f) != CR_OK)
 		return gs_reply_oauth_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
 		    "malformed form body");
 	ret = token_with_form(r, &f);
-	gs_form_free(&f);
+	cr_form_free(&f);
 	return ret;
 }
 
