@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the X-Forwarded-For parser (src/web/forwarded.c).
+ * libFuzzer target for the X-Forwarded-For parser (src/util/forwarded.c).
  *
  * The first byte picks a trusted-proxy list; the rest is one X-Forwarded-For value.
  * Checks the parser's promises: on success the answer is a valid address in canonical
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "web/forwarded.h"
+#include "util/forwarded.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -28,7 +28,7 @@ struct authz {
 };
 
 struct collect {
-	struct gs_form form;
+	struct cr_form form;
 	int failed;
 };
 
@@ -44,7 +44,7 @@ collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size
 		value = "";
 	/* An embedded NUL (%00) would truncate the value later on. */
 	if (memchr(key, '\0', key_size) != NULL || memchr(value, '\0', value_size) != NULL ||
-	    gs_form_add(&c->form, key, key_size, value, value_size) != CR_OK) {
+	    cr_form_add(&c->form, &gs_form_rules, key, key_size, value, value_size) != CR_OK) {
 		c->failed = 1;
 		return MHD_NO;
 	}
@@ -90,7 +90,7 @@ redirect_registered(const struct gs *gs, const char *uri)
 
 /* Reads the declared parameters; returns the name of a bad one, or NULL. */
 static const char *
-read_params(const struct gs_form *q, struct authz *a)
+read_params(const struct cr_form *q, struct authz *a)
 {
 	const struct {
 		const char *name;
@@ -157,7 +157,7 @@ store_pending(struct gs *gs, const struct authz *a, char **req_id)
 		goto out;
 	if ((err = gs_random_token(req_id)) != CR_OK)
 		goto out;
-	gs_sha256(*req_id, strlen(*req_id), id);
+	cr_sha256(*req_id, strlen(*req_id), id);
 	pthread_mutex_lock(&gs->lock);
 	err = gs_table_put(gs->pending, id, gs_now() + GS_PENDING_TTL, p);
 	pthread_mutex_unlock(&gs->lock);
@@ -174,7 +174,7 @@ out:
 
 /* Validates the request with the client known good; shows the login page. */
 static enum MHD_Result
-authorize_client(struct gs_req *r, const struct gs_form *q, struct authz *a)
+authorize_client(struct gs_req *r, const struct cr_form *q, struct authz *a)
 {
 	const char *bad, *desc;
 	char *req_id = NULL;
@@ -214,7 +214,6 @@ gs_authorize(struct gs_req *r)
 	struct authz a = { 0 };
 	enum MHD_Result ret;
 
-	gs_form_init(&c.form);
 	MHD_get_connection_values_n(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg, &c);
 	if (c.failed)
 		ret = error_page(r, "請求參數過多或格式錯誤。");
@@ -226,7 +225,7 @@ gs_authorize(struct gs_req *r)
 		ret = error_page(r, "應用程式的返回網址（redirect_uri）未經登記。");
 	else
 		ret = authorize_client(r, &c.form, &a);
-	gs_form_free(&c.form);
+	cr_form_free(&c.form);
 	return ret;
 }
 
@@ -252,7 +251,7 @@ issue_code(struct gs *gs, struct gs_pending *p, const char *sub, char **code)
 	c->auth_time = gs_now();
 	if ((err = gs_random_token(code)) != CR_OK)
 		goto out;
-	gs_sha256(*code, strlen(*code), id);
+	cr_sha256(*code, strlen(*code), id);
 	pthread_mutex_lock(&gs->lock);
 	err = gs_table_put(gs->codes, id, gs_now() + GS_CODE_TTL, c);
 	pthread_mutex_unlock(&gs->lock);
@@ -269,7 +268,7 @@ out:
 
 /* Takes the pending request named by the form's req; NULL if none is live. */
 static struct gs_pending *
-take_pending(struct gs *gs, const struct gs_form *f)
+take_pending(struct gs *gs, const struct cr_form *f)
 {
 	const char *req;
 	uint8_t id[32];
@@ -277,7 +276,7 @@ take_pending(struct gs *gs, const struct gs_form *f)
 
 	if (gs_form_get(f, "req", MAX_RANDOM, &req) != CR_OK)
 		return NULL;
-	gs_sha256(req, strlen(req), id);
+	cr_sha256(req, strlen(req), id);
 	pthread_mutex_lock(&gs->lock);
 	p = gs_table_take(gs->pending, id, gs_now());
 	pthread_mutex_unlock(&gs->lock);
@@ -310,7 +309,7 @@ login_as(struct gs_req *r, struct gs_pending *p, const struct gs_person *who)
 enum MHD_Result
 gs_login(struct gs_req *r)
 {
-	struct gs_form f;
+	struct cr_form f;
 	const struct gs_person *who = NULL;
 	const char *sub, *cancel;
 	struct gs_pending *p;
@@ -319,7 +318,7 @@ gs_login(struct gs_req *r)
 	if (!gs_is_form(gs_header(r, MHD_HTTP_HEADER_CONTENT_TYPE)))
 		return gs_reply_text(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
 		    "application/x-www-form-urlencoded expected\n");
-	if (gs_form_parse(cr_buf_str(&r->body), r->body.len, &f) != CR_OK)
+	if (cr_form_parse_rules(cr_buf_str(&r->body), r->body.len, &gs_form_rules, &f) != CR_OK)
 		return error_page(r, "表單格式錯誤。");
 	cancel = NULL;
 	gs_form_get(&f, "cancel", MAX_SHORT, &cancel);
@@ -336,6 +335,6 @@ gs_login(struct gs_req *r)
 		    login_as(r, p, who);
 		gs_pending_free(p);
 	}
-	gs_form_free(&f);
+	cr_form_free(&f);
 	return ret;
 }

@@ -5,7 +5,8 @@
  *
  * What it trusts: its command line, the people file and the files in its data
  * directory. Everything arriving over HTTP is untrusted and goes through the
- * capped parsers in form.c and the validators in oidc.c.
+ * capped form parser of util/form.c (read through form.c) and the validators
+ * in oidc.c.
  *
  * Threads: libmicrohttpd calls the handlers from a pool of threads. All
  * mutable state (pending logins, codes, access tokens) lives in struct gs and
@@ -25,6 +26,9 @@
 #include <microhttpd.h>
 
 #include "util/buf.h"
+#include "util/crypto.h"
+#include "util/file.h"
+#include "util/form.h"
 #include "util/err.h"
 
 #define GS_LOG "govsim"
@@ -46,13 +50,6 @@
 
 /* ---- util.c: small helpers over libsodium and cr_buf ---- */
 
-/* Reads a whole regular file of at most cap bytes; *out is NUL-terminated,
- * owned by the caller (free()). CR_ERR_TOOBIG past the cap, CR_ERR_IO. */
-enum cr_err gs_read_file(const char *path, size_t cap, char **out, size_t *len);
-/* SHA-256 of n bytes. */
-void gs_sha256(const void *p, size_t n, uint8_t out[32]);
-/* base64url without padding of n bytes; *out owned by the caller. */
-enum cr_err gs_b64url(const uint8_t *p, size_t n, char **out);
 /* A fresh 256-bit random value, base64url (43 characters); caller frees. */
 enum cr_err gs_random_token(char **out);
 /* Constant-time equality of two strings of any length (compares hashes). */
@@ -68,32 +65,20 @@ int gs_has_word(const char *list, const char *word);
 /* Current wall-clock time in seconds. */
 time_t gs_now(void);
 
-/* ---- form.c: application/x-www-form-urlencoded fields ---- */
+/* ---- form.c: reading the fields of forms and query strings ---- */
 
-struct gs_form {
-	size_t n;
-	char *name[GS_FORM_FIELDS];
-	char *value[GS_FORM_FIELDS];
-};
+/* How govsim parses forms and collects query strings (util/form.h): at most GS_FORM_FIELDS
+ * fields; repeated names are kept, so that gs_form_get can refuse them (RFC 6749 3.1), and
+ * any name is accepted (only the declared ones are read). */
+extern const struct cr_form_rules gs_form_rules;
 
-void gs_form_init(struct gs_form *f);
-void gs_form_free(struct gs_form *f);
-/* Adds one already-decoded field (copies both). CR_ERR_TOOBIG past
- * GS_FORM_FIELDS fields. */
-enum cr_err gs_form_add(struct gs_form *f, const char *name, size_t nlen,
-    const char *value, size_t vlen);
-/* Parses an urlencoded body ('+' is a space, %XX escapes; NUL bytes and bad
- * escapes are refused with CR_ERR_INVALID). No I/O. */
-enum cr_err gs_form_parse(const char *buf, size_t len, struct gs_form *out);
-/* Percent-decodes n bytes into a new string; '+' becomes a space. */
-enum cr_err gs_urldecode(const char *s, size_t n, char **out);
 /*
  * Looks up a field. *val is borrowed from f. An empty value counts as absent
  * (RFC 6749 3.1). Returns CR_ERR_NOTFOUND when absent, CR_ERR_CONFLICT when
  * repeated, CR_ERR_TOOBIG when longer than maxlen, CR_ERR_INVALID when it
  * holds control characters.
  */
-enum cr_err gs_form_get(const struct gs_form *f, const char *name, size_t maxlen,
+enum cr_err gs_form_get(const struct cr_form *f, const char *name, size_t maxlen,
     const char **val);
 
 /* ---- table.c: bounded, expiring maps keyed by SHA-256 of a secret ---- */

@@ -6,7 +6,6 @@
  * ever leaves this file (gs_key_jwks).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,8 +88,12 @@ thumbprint(const cjose_jwk_t *jwk, char **out)
 	    crv, x, y);
 	if (err != CR_OK)
 		goto out;
-	gs_sha256(cr_buf_str(&b), b.len, h);
-	err = gs_b64url(h, sizeof(h), out);
+	cr_sha256(cr_buf_str(&b), b.len, h);
+	if ((*out = malloc(CR_B64URL_SIZE(sizeof(h)))) == NULL) {
+		err = CR_ERR_NOMEM;
+		goto out;
+	}
+	cr_b64url_encode(h, sizeof(h), *out, CR_B64URL_SIZE(sizeof(h)));
 out:
 	cr_buf_free(&b);
 	json_decref(j);
@@ -150,7 +153,7 @@ load_key(const char *path, cjose_jwk_t **out)
 		cr_error(GS_LOG, "%s: readable by others; chmod 600 it", path);
 		return CR_ERR_CONFIG;
 	}
-	if ((err = gs_read_file(path, KEY_FILE_MAX, &text, &len)) != CR_OK)
+	if ((err = cr_file_read(path, KEY_FILE_MAX, 0, &text, &len)) != CR_OK)
 		return err;
 	if ((err = check_stored(text, len)) != CR_OK) {
 		cr_error(GS_LOG, "%s: not a private P-256 JWK with a kid", path);
@@ -166,23 +169,6 @@ out:
 	return err;
 }
 
-/* Writes all of s to fd. */
-static enum cr_err
-write_all(int fd, const char *s, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, s, n);
-
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return CR_ERR_IO;
-		s += w;
-		n -= (size_t)w;
-	}
-	return CR_OK;
-}
-
 /*
  * Publishes the private JWK at path without ever overwriting: written to a
  * temporary file, then hard-linked into place. If another govsim got there
@@ -192,22 +178,22 @@ static enum cr_err
 store_key(const char *path, const char *json)
 {
 	char tmp[PATH_MAX_LEN];
-	int fd, n;
+	struct cr_buf text;
+	int n;
 	enum cr_err err;
 
 	n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
 	if (n < 0 || (size_t)n >= sizeof(tmp))
 		return CR_ERR_CONFIG;
+	cr_buf_init(&text, strlen(json) + 1);
+	if ((err = cr_buf_printf(&text, "%s\n", json)) != CR_OK)
+		return err;
 	unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd == -1)
+	err = cr_file_write_secret(tmp, cr_buf_str(&text), text.len);
+	cr_buf_free_secret(&text);
+	if (err != CR_OK)
 		return CR_ERR_IO;
-	err = write_all(fd, json, strlen(json));
-	if (err == CR_OK && (write_all(fd, "\n", 1) != CR_OK || fsync(fd) == -1))
-		err = CR_ERR_IO;
-	if (close(fd) == -1 && err == CR_OK)
-		err = CR_ERR_IO;
-	if (err == CR_OK && link(tmp, path) == -1)
+	if (link(tmp, path) == -1)
 		err = errno == EEXIST ? CR_ERR_CONFLICT : CR_ERR_IO;
 	unlink(tmp);
 	return err;

@@ -125,7 +125,7 @@ read_secret(struct gs *gs, const char *path)
 	size_t n = 0;
 	enum cr_err err;
 
-	if ((err = gs_read_file(path, SECRET_FILE_MAX, &gs->client_secret, &n)) != CR_OK) {
+	if ((err = cr_file_read(path, SECRET_FILE_MAX, 0, &gs->client_secret, &n)) != CR_OK) {
 		cr_error(GS_LOG, "%s: cannot read the client secret: %s", path, cr_err_str(err));
 		return err;
 	}

@@ -57,7 +57,7 @@ gs_page_csp(char **out)
 	struct cr_buf b;
 	enum cr_err err;
 
-	gs_sha256(STYLE, strlen(STYLE), h);
+	cr_sha256(STYLE, strlen(STYLE), h);
 	sodium_bin2base64(b64, sizeof(b64), h, sizeof(h), sodium_base64_VARIANT_ORIGINAL);
 	cr_buf_init(&b, 1024);
 	/* No form-action: Chrome applies it to the redirect back to the portal. */

@@ -122,7 +122,7 @@ gs_people_load(const char *path, struct gs_people *out)
 	enum cr_err err;
 
 	memset(out, 0, sizeof(*out));
-	if ((err = gs_read_file(path, PEOPLE_FILE_MAX, &text, &len)) != CR_OK) {
+	if ((err = cr_file_read(path, PEOPLE_FILE_MAX, 0, &text, &len)) != CR_OK) {
 		cr_error(GS_LOG, "%s: cannot read: %s", path, cr_err_str(err));
 		goto out;
 	}

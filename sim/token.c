@@ -34,8 +34,8 @@ decode_basic(const char *b64, char **id, char **secret)
 		goto out;
 	if ((colon = memchr(bin, ':', bin_len)) == NULL)
 		goto out;
-	if ((err = gs_urldecode(bin, (size_t)(colon - bin), id)) != CR_OK ||
-	    (err = gs_urldecode(colon + 1, bin_len - (size_t)(colon - bin) - 1, secret)) != CR_OK)
+	if ((err = cr_form_decode(bin, (size_t)(colon - bin), id)) != CR_OK ||
+	    (err = cr_form_decode(colon + 1, bin_len - (size_t)(colon - bin) - 1, secret)) != CR_OK)
 		goto out;
 out:
 	sodium_memzero(bin, sizeof(bin));
@@ -53,7 +53,7 @@ out:
  * malformed request (400 invalid_request); CR_ERR_DENIED otherwise (401).
  */
 static enum cr_err
-authenticate(struct gs_req *r, const struct gs_form *f)
+authenticate(struct gs_req *r, const struct cr_form *f)
 {
 	const char *auth = gs_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
 	const char *body_id = NULL, *body_secret = NULL;
@@ -112,16 +112,12 @@ verifier_ok(const char *v)
 static int
 pkce_ok(const char *verifier, const char *challenge)
 {
-	uint8_t h[32];
-	char *b64 = NULL;
-	int ok;
+	uint8_t h[CR_SHA256_LEN];
+	char b64[CR_B64URL_SIZE(CR_SHA256_LEN)];
 
-	gs_sha256(verifier, strlen(verifier), h);
-	if (gs_b64url(h, sizeof(h), &b64) != CR_OK)
-		return 0;
-	ok = gs_secret_equal(b64, challenge);
-	free(b64);
-	return ok;
+	cr_sha256(verifier, strlen(verifier), h);
+	cr_b64url_encode(h, sizeof(h), b64, sizeof(b64));
+	return gs_secret_equal(b64, challenge);
 }
 
 /* The signed ID token for code c and person p; *out owned by the caller. */
@@ -157,7 +153,7 @@ access_token(struct gs *gs, const char *sub, time_t now, char **out, uint8_t id[
 		goto out;
 	if ((err = gs_random_token(out)) != CR_OK)
 		goto out;
-	gs_sha256(*out, strlen(*out), id);
+	cr_sha256(*out, strlen(*out), id);
 	if ((err = gs_table_put(gs->tokens, id, now + GS_TOKEN_TTL, t)) == CR_OK)
 		t = NULL;
 out:
@@ -195,7 +191,7 @@ redeem_locked(struct gs *gs, const struct redeem *q, json_t **resp, unsigned *st
 	*resp = NULL;
 	*status = MHD_HTTP_BAD_REQUEST;
 	*error = "invalid_grant";
-	gs_sha256(q->code, strlen(q->code), id);
+	cr_sha256(q->code, strlen(q->code), id);
 	if ((c = gs_table_get(gs->codes, id, now)) == NULL) {
 		*desc = "unknown or expired code";
 		return;
@@ -235,7 +231,7 @@ out:
 
 /* Reads grant_type, code, redirect_uri, code_verifier; NULL or why not. */
 static const char *
-read_redeem(const struct gs_form *f, struct redeem *q, const char **error)
+read_redeem(const struct cr_form *f, struct redeem *q, const char **error)
 {
 	const char *grant;
 
@@ -256,7 +252,7 @@ read_redeem(const struct gs_form *f, struct redeem *q, const char **error)
 }
 
 static enum MHD_Result
-token_with_form(struct gs_req *r, const struct gs_form *f)
+token_with_form(struct gs_req *r, const struct cr_form *f)
 {
 	static const char *const no_cache[] = { "Pragma", "no-cache", NULL };
 	struct redeem q = { 0 };
@@ -284,17 +280,17 @@ token_with_form(struct gs_req *r, const struct gs_form *f)
 enum MHD_Result
 gs_token(struct gs_req *r)
 {
-	struct gs_form f;
+	struct cr_form f;
 	enum MHD_Result ret;
 
 	if (!gs_is_form(gs_header(r, MHD_HTTP_HEADER_CONTENT_TYPE)))
 		return gs_reply_oauth_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
 		    "application/x-www-form-urlencoded expected");
-	if (gs_form_parse(cr_buf_str(&r->body), r->body.len, &f) != CR_OK)
+	if (cr_form_parse_rules(cr_buf_str(&r->body), r->body.len, &gs_form_rules, &f) != CR_OK)
 		return gs_reply_oauth_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
 		    "malformed form body");
 	ret = token_with_form(r, &f);
-	gs_form_free(&f);
+	cr_form_free(&f);
 	return ret;
 }
 
@@ -329,7 +325,7 @@ gs_userinfo(struct gs_req *r)
 	tok = auth + 7 + strspn(auth + 7, " ");
 	if (*tok == '\0' || strlen(tok) > MAX_RANDOM || !gs_is_b64url(tok))
 		return bearer_refused(r, 1);
-	gs_sha256(tok, strlen(tok), id);
+	cr_sha256(tok, strlen(tok), id);
 	pthread_mutex_lock(&r->gs->lock);
 	/* People are read-only, so the pointer stays good after unlocking. */
 	if ((t = gs_table_get(r->gs->tokens, id, gs_now())) != NULL)

@@ -1,95 +1,21 @@
 /*
- * Small helpers of govsim: files, hashes, random values, escaping.
- * libsodium supplies the CSPRNG, SHA-256, base64 and the constant-time compare.
+ * Small helpers of govsim: random values, comparison, escaping. Files, SHA-256
+ * and base64url come from src/util (util/file.h, util/crypto.h).
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
 #include "govsim.h"
 
 enum cr_err
-gs_read_file(const char *path, size_t cap, char **out, size_t *len)
-{
-	struct stat st;
-	char *p = NULL;
-	size_t got = 0;
-	ssize_t n;
-	int fd;
-	enum cr_err err = CR_ERR_IO;
-
-	*out = NULL;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return CR_ERR_IO;
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
-		goto out;
-	if ((size_t)st.st_size > cap) {
-		err = CR_ERR_TOOBIG;
-		goto out;
-	}
-	/* Read up to cap + 1 bytes so a file that grew since fstat is caught. */
-	if ((p = malloc(cap + 2)) == NULL) {
-		err = CR_ERR_NOMEM;
-		goto out;
-	}
-	while (got <= cap) {
-		n = read(fd, p + got, cap + 1 - got);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			goto out;
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	if (got > cap) {
-		err = CR_ERR_TOOBIG;
-		goto out;
-	}
-	p[got] = '\0';
-	*out = p;
-	p = NULL;
-	if (len != NULL)
-		*len = got;
-	err = CR_OK;
-out:
-	free(p);
-	close(fd);
-	return err;
-}
-
-void
-gs_sha256(const void *p, size_t n, uint8_t out[32])
-{
-	crypto_hash_sha256(out, p, n);
-}
-
-enum cr_err
-gs_b64url(const uint8_t *p, size_t n, char **out)
-{
-	size_t sz = sodium_base64_encoded_len(n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-
-	if ((*out = malloc(sz)) == NULL)
-		return CR_ERR_NOMEM;
-	sodium_bin2base64(*out, sz, p, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	return CR_OK;
-}
-
-enum cr_err
 gs_random_token(char **out)
 {
-	uint8_t raw[32];
-	enum cr_err err;
-
-	randombytes_buf(raw, sizeof(raw));
-	err = gs_b64url(raw, sizeof(raw), out);
-	sodium_memzero(raw, sizeof(raw));
-	return err;
+	if ((*out = malloc(CR_TOKEN_LEN)) == NULL)
+		return CR_ERR_NOMEM;
+	cr_random_token(*out);
+	return CR_OK;
 }
 
 int
@@ -98,8 +24,8 @@ gs_secret_equal(const char *a, const char *b)
 	uint8_t ha[32], hb[32];
 
 	/* Hashing first makes the comparison independent of both lengths. */
-	gs_sha256(a, strlen(a), ha);
-	gs_sha256(b, strlen(b), hb);
+	cr_sha256(a, strlen(a), ha);
+	cr_sha256(b, strlen(b), hb);
 	return crypto_verify_32(ha, hb) == 0;
 }
 

@@ -23,6 +23,7 @@
 #include <sodium.h>
 
 #include "adapters/idtoken.h"
+#include "util/crypto.h"
 
 #define KID_MAX      255           /* bytes of a kid we keep */
 #define RSA_MIN_BITS 2048
@@ -44,43 +45,8 @@ struct cr_jwks {
 	size_t n;
 };
 
-/* ---- strict base64url (RFC 7515: no padding, canonical trailing bits) ---- */
-
-static int
-b64u_val(unsigned char ch)
-{
-	if (ch >= 'A' && ch <= 'Z')
-		return ch - 'A';
-	if (ch >= 'a' && ch <= 'z')
-		return ch - 'a' + 26;
-	if (ch >= '0' && ch <= '9')
-		return ch - '0' + 52;
-	if (ch == '-')
-		return 62;
-	if (ch == '_')
-		return 63;
-	return -1;
-}
-
-/* Whether s[0..n) is non-empty canonical unpadded base64url. */
-static bool
-b64u_valid(const char *s, size_t n)
-{
-	int last;
-
-	if (n == 0 || n % 4 == 1)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (b64u_val((unsigned char)s[i]) < 0)
-			return false;
-	/* The unused low bits of the last character must be zero. */
-	last = b64u_val((unsigned char)s[n - 1]);
-	if (n % 4 == 2 && (last & 0x0f) != 0)
-		return false;
-	if (n % 4 == 3 && (last & 0x03) != 0)
-		return false;
-	return true;
-}
+/* ---- strict base64url (RFC 7515: no padding, canonical trailing bits; libsodium's decoder
+   refuses anything else) ---- */
 
 /* Bytes that n valid base64url characters decode to. */
 static size_t
@@ -89,33 +55,41 @@ b64u_decoded_len(size_t n)
 	return n / 4 * 3 + (n % 4 == 2 ? 1 : n % 4 == 3 ? 2 : 0);
 }
 
-/* Decodes valid base64url (check with b64u_valid first) into a new buffer
- * that the caller frees; NUL-terminated for convenience. */
+/* Decodes non-empty canonical base64url into a new buffer that the caller frees;
+ * NUL-terminated for convenience. CR_ERR_INVALID for anything else. */
 static enum cr_err
 b64u_decode(const char *s, size_t n, unsigned char **out, size_t *outlen)
 {
 	unsigned char *p;
-	uint32_t acc = 0;
-	size_t o = 0;
-	int bits = 0;
+	size_t cap = b64u_decoded_len(n) + 1;
 
 	*out = NULL;
 	*outlen = 0;
-	if ((p = malloc(b64u_decoded_len(n) + 1)) == NULL)
+	if (n == 0)
+		return CR_ERR_INVALID;
+	if ((p = malloc(cap)) == NULL)
 		return CR_ERR_NOMEM;
-	for (size_t i = 0; i < n; i++) {
-		acc = (acc << 6) | (uint32_t)b64u_val((unsigned char)s[i]);
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			p[o++] = (unsigned char)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
+	if (cr_b64url_decode(s, n, p, cap, outlen) != CR_OK) {
+		free(p);
+		*outlen = 0;
+		return CR_ERR_INVALID;
 	}
-	p[o] = '\0';
+	p[*outlen] = '\0';
 	*out = p;
-	*outlen = o;
 	return CR_OK;
+}
+
+/* Whether s[0..n) is non-empty canonical unpadded base64url. */
+static bool
+b64u_valid(const char *s, size_t n)
+{
+	unsigned char *p;
+	size_t len;
+
+	if (b64u_decode(s, n, &p, &len) != CR_OK)
+		return false;
+	free(p);
+	return true;
 }
 
 /* ---- JSON helpers ---- */

@@ -3,13 +3,11 @@
  * audit-verify.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -19,6 +17,7 @@
 #include "pki/pki.h"
 #include "store/store.h"
 #include "util/crypto.h"
+#include "util/file.h"
 #include "util/log.h"
 
 bool
@@ -45,23 +44,17 @@ ensure_dir(const char *path, mode_t mode)
 enum cr_err
 cr_read_secret_file(const char *path, char *out, size_t outlen)
 {
-	FILE *f = fopen(path, "r");
-	size_t n;
+	enum cr_err err = cr_file_read_secret(path, out, outlen);
 
-	if (f == NULL) {
+	if (err == CR_ERR_IO)
 		cr_error("config", "secret file %s: %s", path, strerror(errno));
-		return CR_ERR_CONFIG;
-	}
-	n = fread(out, 1, outlen - 1, f);
-	fclose(f);
-	out[n] = '\0';
-	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
-		out[--n] = '\0';
-	if (n == 0) {
-		cr_error("config", "secret file %s is empty", path);
-		return CR_ERR_CONFIG;
-	}
-	return CR_OK;
+	else if (err == CR_ERR_TOOBIG)
+		cr_error("config", "secret file %s is longer than %zu bytes", path, outlen - 1);
+	else if (err == CR_ERR_INVALID)
+		cr_error("config", "secret file %s is empty or holds a NUL byte", path);
+	else if (err != CR_OK)
+		cr_error("config", "secret file %s: %s", path, cr_err_str(err));
+	return err == CR_OK ? CR_OK : CR_ERR_CONFIG;
 }
 
 /* Writes a fresh random secret to path unless the file exists. */
@@ -69,21 +62,16 @@ static enum cr_err
 ensure_secret(const char *path)
 {
 	char tok[CR_TOKEN_LEN];
-	int fd;
-	ssize_t w;
+	enum cr_err err;
 
-	if (access(path, F_OK) == 0)
-		return CR_OK;
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600)) < 0) {
-		fprintf(stderr, "certrenew: cannot create %s: %s\n", path, strerror(errno));
-		return CR_ERR_IO;
-	}
 	cr_random_token(tok);
-	w = write(fd, tok, strlen(tok));
+	err = cr_file_write_secret(path, tok, strlen(tok));
 	sodium_memzero(tok, sizeof(tok));
-	if (w < 0 || close(fd) != 0)
-		return CR_ERR_IO;
-	return CR_OK;
+	if (err == CR_ERR_CONFLICT)
+		return CR_OK;
+	if (err != CR_OK)
+		fprintf(stderr, "certrenew: cannot create %s: %s\n", path, strerror(errno));
+	return err;
 }
 
 static enum cr_err

@@ -24,80 +24,32 @@
 
 #include "app/commands.h"
 #include "pki/pki.h"
+#include "store/migrations.h"
 #include "store/store.h"
+#include "util/buf.h"
 #include "util/csv.h"
+#include "util/file.h"
+#include "util/strmap.h"
+#include "util/text.h"
 
 #define MAX_CSV_BYTES ((size_t)256 << 20)  /* 1,000,000 lines of a few hundred bytes */
 #define MAX_CERT_BYTES ((size_t)4 << 20)   /* one certificate file */
 
 /* ---------------------------------------------------------------- helpers */
 
-/* Reads a whole file, at most cap bytes; *buf is NUL-terminated and owned by the caller. */
+/* Reads the whole input file; prints "PATH: why" when it cannot. */
 static enum cr_err
-slurp(const char *path, size_t cap, char **buf, size_t *len, char *why, size_t whylen)
+read_input(const char *path, size_t cap, char **buf, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	char *b = NULL, *nb;
-	size_t n = 0, alloc = 0, got;
-	enum cr_err err = CR_OK;
+	enum cr_err err = cr_file_read(path, cap, 0, buf, len);
 
-	*buf = NULL;
-	*len = 0;
-	if (f == NULL) {
-		snprintf(why, whylen, "cannot read: %s", strerror(errno));
-		return CR_ERR_IO;
-	}
-	for (;;) {
-		if (alloc - n < 65536 + 1) {
-			alloc = alloc ? alloc * 2 : 65536 * 2;
-			if ((nb = realloc(b, alloc)) == NULL) {
-				err = CR_ERR_NOMEM;
-				snprintf(why, whylen, "out of memory");
-				break;
-			}
-			b = nb;
-		}
-		got = fread(b + n, 1, alloc - n - 1, f);
-		n += got;
-		if (n > cap) {
-			err = CR_ERR_TOOBIG;
-			snprintf(why, whylen, "larger than %zu MiB", cap >> 20);
-			break;
-		}
-		if (got == 0) {
-			if (ferror(f)) {
-				err = CR_ERR_IO;
-				snprintf(why, whylen, "cannot read: %s", strerror(errno));
-			}
-			break;
-		}
-	}
-	fclose(f);
-	if (err != CR_OK) {
-		free(b);
-		return err;
-	}
-	b[n] = '\0';
-	*buf = b;
-	*len = n;
-	return CR_OK;
-}
-
-/* Copies s for a message: at most max bytes (not cutting a UTF-8 character), control bytes as '?'. */
-static const char *
-clip(const char *s, char *out, size_t outlen)
-{
-	size_t n = strlen(s), i;
-
-	if (n > outlen - 1) {
-		n = outlen - 1;
-		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-			n--;
-	}
-	for (i = 0; i < n; i++)
-		out[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
-	out[i] = '\0';
-	return out;
+	if (err == CR_ERR_IO)
+		fprintf(stderr, "%s: cannot read: %s\n", path, strerror(errno));
+	else if (err == CR_ERR_TOOBIG)
+		fprintf(stderr, "%s: larger than %zu MiB\n", path, cap >> 20);
+	else if (err != CR_OK)
+		fprintf(stderr, "%s: cannot read: %s\n", path, cr_err_str(err));
+	return err;
 }
 
 /* Reasons found for one line, joined with "; ". */
@@ -164,110 +116,15 @@ header_is(const struct cr_csv_record *rec, const char *const *names, size_t n)
 	return true;
 }
 
-/* A string -> index map (open addressing); it owns copies of its keys. */
-struct smap {
-	char **keys;
-	size_t *vals;
-	size_t cap, n;
-};
-
-static uint64_t
-hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
-static bool
-smap_get(const struct smap *m, const char *k, size_t *v)
-{
-	if (m->cap == 0)
-		return false;
-	for (size_t i = hash(k) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-		if (m->keys[i] == NULL)
-			return false;
-		if (strcmp(m->keys[i], k) == 0) {
-			*v = m->vals[i];
-			return true;
-		}
-	}
-}
-
-static void
-smap_place(struct smap *m, char *k, size_t v)
-{
-	size_t i = hash(k) & (m->cap - 1);
-
-	while (m->keys[i] != NULL)
-		i = (i + 1) & (m->cap - 1);
-	m->keys[i] = k;
-	m->vals[i] = v;
-	m->n++;
-}
-
-/* Adds k (not present) -> v. */
-static enum cr_err
-smap_put(struct smap *m, const char *k, size_t v)
-{
-	char *copy;
-
-	if ((m->n + 1) * 2 > m->cap) {
-		struct smap g = {0};
-		g.cap = m->cap ? m->cap * 2 : 64;
-		g.keys = calloc(g.cap, sizeof(*g.keys));
-		g.vals = calloc(g.cap, sizeof(*g.vals));
-		if (g.keys == NULL || g.vals == NULL) {
-			free(g.keys);
-			free(g.vals);
-			return CR_ERR_NOMEM;
-		}
-		for (size_t i = 0; i < m->cap; i++)
-			if (m->keys[i] != NULL)
-				smap_place(&g, m->keys[i], m->vals[i]);
-		free(m->keys);
-		free(m->vals);
-		*m = g;
-	}
-	if ((copy = strdup(k)) == NULL)
-		return CR_ERR_NOMEM;
-	smap_place(m, copy, v);
-	return CR_OK;
-}
-
-static void
-smap_free(struct smap *m)
-{
-	for (size_t i = 0; i < m->cap; i++)
-		free(m->keys[i]);
-	free(m->keys);
-	free(m->vals);
-	memset(m, 0, sizeof(*m));
-}
-
-/* Grows the array *pv (a pointer to a T *) of elem-sized items so that one more fits. */
-static enum cr_err
-grow(void *pv, size_t *alloc, size_t n, size_t elem)
-{
-	void *v, *nv;
-	size_t na;
-
-	if (n < *alloc)
-		return CR_OK;
-	memcpy(&v, pv, sizeof(v));
-	na = *alloc ? *alloc * 2 : 64;
-	if ((nv = realloc(v, na * elem)) == NULL)
-		return CR_ERR_NOMEM;
-	memcpy(pv, &nv, sizeof(nv));
-	*alloc = na;
-	return CR_OK;
-}
-
+/*
+ * Opens the database and begins the import's transaction. An import never migrates: a schema
+ * older than this binary's is refused, naming the command that brings it up to date.
+ */
 static enum cr_err
 open_store(const struct cr_config *cfg, struct cr_store **st, struct cr_db **db)
 {
+	size_t newest = cr_sqlite_migration_count; /* the PostgreSQL list has the same versions (store.c checks) */
+	int v = 0;
 	enum cr_err err;
 
 	*db = NULL;
@@ -276,20 +133,71 @@ open_store(const struct cr_config *cfg, struct cr_store **st, struct cr_db **db)
 		return err;
 	}
 	*db = cr_store_get(*st);
-	if ((err = cr_db_migrate(*db)) != CR_OK || (err = cr_db_begin(*db)) != CR_OK)
+	if ((err = cr_db_schema_version(*db, &v)) != CR_OK) {
+		fprintf(stderr, "certrenew: cannot read the schema version (%s)\n", cr_err_str(err));
+		return err;
+	}
+	if (v < 0 || (size_t)v < newest) {
+		fprintf(stderr,
+		    "certrenew: the database schema is version %d, this certrenew needs version %zu: run `certrenew init` "
+		    "(it migrates the database), then import again; nothing imported\n",
+		    v, newest);
+		return CR_ERR_CONFIG;
+	}
+	if ((err = cr_db_begin(*db)) != CR_OK)
 		fprintf(stderr, "certrenew: cannot prepare the database (%s)\n", cr_err_str(err));
 	return err;
 }
 
-/* Prints the parser's complaint about file; *bad counts it. */
-static void
-csv_problem(const char *file, enum cr_err err, const struct cr_csv_error *ce, long *bad)
+/*
+ * The common part of both commands once the CSV is parsed (err and ce from cr_csv_parse): a
+ * fatal error (not the file's fault) stops the import; the parser's complaint and an empty file
+ * are counted in *bad. Returns false when the import stops here.
+ */
+static bool
+parse_checked(const char *file, enum cr_err err, const struct cr_csv_error *ce, enum cr_err fatal,
+    bool header_seen, long *bad)
 {
-	if (ce->line > 0)
+	if (fatal != CR_OK) {
+		fprintf(stderr, "certrenew: import stopped: %s\n", cr_err_str(fatal));
+		return false;
+	}
+	if (err != CR_OK && ce->line > 0) {
 		fprintf(stderr, "%s:%zu: %s\n", file, ce->line, ce->reason);
-	else
-		fprintf(stderr, "%s: %s\n", file, cr_err_str(err));
-	(*bad)++;
+		(*bad)++;
+	}
+	if (err == CR_OK && !header_seen) {
+		fprintf(stderr, "%s: empty file (no header line)\n", file);
+		(*bad)++;
+	}
+	return true;
+}
+
+/* Reports a failed write of line of file (the transaction is then rolled back). */
+static void
+write_failed(const char *file, size_t line, enum cr_err err)
+{
+	fprintf(stderr, "certrenew: import failed at %s:%zu (%s); nothing imported\n", file, line, cr_err_str(err));
+}
+
+/* Commits the import; false, with a message, when that fails. */
+static bool
+commit(struct cr_db *db)
+{
+	enum cr_err err = cr_db_commit(db);
+
+	if (err != CR_OK)
+		fprintf(stderr, "certrenew: commit failed (%s); nothing imported\n", cr_err_str(err));
+	return err == CR_OK;
+}
+
+/* Gives the connection back (rolling back anything not committed) and closes the store. */
+static void
+close_store(struct cr_store *st, struct cr_db *db)
+{
+	if (db != NULL)
+		cr_store_put(st, db);
+	cr_store_close(st);
 }
 
 /* ---------------------------------------------------------------- import-confirmations */
@@ -308,7 +216,7 @@ struct conf_ctx {
 	bool header_seen;
 	struct conf_row *rows;
 	size_t n, alloc;
-	struct smap seen;     /* serial -> line */
+	struct cr_strmap seen;     /* serial -> line */
 	long bad;
 	enum cr_err fatal;    /* a database or memory failure (not the file's fault) */
 };
@@ -351,17 +259,17 @@ conf_record(const struct cr_csv_record *rec, void *arg)
 		goto out;
 	}
 	if (!(serial_ok = cr_pki_serial_normalise(sraw, serial, sizeof(serial))))
-		reason(&r, "bad serial '%s' (hex digits, ':' or ' ' between them)", clip(sraw, shown, 60));
+		reason(&r, "bad serial '%s' (hex digits, ':' or ' ' between them)", cr_clip(sraw, shown, 60));
 	if (strcasecmp(dec, "confirmed") == 0)
 		confirm = true;
 	else if (strcasecmp(dec, "declined") != 0)
-		reason(&r, "bad decision '%s' (confirmed or declined)", clip(dec, shown, 40));
+		reason(&r, "bad decision '%s' (confirmed or declined)", cr_clip(dec, shown, 40));
 	if (by != NULL && strlen(by) >= CR_TEXT)
 		reason(&r, "decided_by longer than %d bytes", CR_TEXT - 1);
 	if (serial_ok) {
-		if (smap_get(&c->seen, serial, &first))
+		if (cr_strmap_get(&c->seen, serial, &first))
 			reason(&r, "duplicate serial %s (also on line %zu)", serial, first);
-		else if ((err = smap_put(&c->seen, serial, rec->line)) != CR_OK)
+		else if ((err = cr_strmap_put(&c->seen, serial, rec->line)) != CR_OK)
 			goto out;
 		else if ((err = cr_db_cert_by_serial(c->db, serial, &cert)) == CR_ERR_NOTFOUND)
 			reason(&r, "unknown serial %s", serial);
@@ -371,7 +279,7 @@ conf_record(const struct cr_csv_record *rec, void *arg)
 	if (r.n > 0) {
 		fprintf(stderr, "%s:%zu: %s\n", c->file, rec->line, r.text);
 		c->bad++;
-	} else if ((err = grow(&c->rows, &c->alloc, c->n, sizeof(*c->rows))) != CR_OK)
+	} else if ((err = cr_grow(&c->rows, &c->alloc, c->n, sizeof(*c->rows))) != CR_OK)
 		goto out;
 	else {
 		c->rows[c->n++] = (struct conf_row){rec->line, cert.id, confirm, by != NULL && by[0] ? by : NULL};
@@ -394,7 +302,7 @@ cr_cmd_import_confirmations(const struct cr_config *cfg, int argc, char **argv)
 	struct conf_ctx c = {0};
 	struct cr_store *st = NULL;
 	struct cr_csv_error ce;
-	char *buf = NULL, why[128], object[32], detail[320];
+	char *buf = NULL, object[32], detail[320];
 	size_t len, nconf = 0;
 	time_t now = time(NULL);
 	enum cr_err err;
@@ -414,24 +322,14 @@ cr_cmd_import_confirmations(const struct cr_config *cfg, int argc, char **argv)
 		return 2;
 	}
 	c.file = argv[1];
-	if ((err = slurp(c.file, MAX_CSV_BYTES, &buf, &len, why, sizeof(why))) != CR_OK) {
-		fprintf(stderr, "%s: %s\n", c.file, why);
+	if (read_input(c.file, MAX_CSV_BYTES, &buf, &len) != CR_OK)
 		return 1;
-	}
 	if (open_store(cfg, &st, &c.db) != CR_OK)
 		goto out;
 
 	err = cr_csv_parse(buf, len, conf_record, &c, &ce);
-	if (c.fatal != CR_OK) {
-		fprintf(stderr, "certrenew: import stopped: %s\n", cr_err_str(c.fatal));
+	if (!parse_checked(c.file, err, &ce, c.fatal, c.header_seen, &c.bad))
 		goto out;
-	}
-	if (err != CR_OK && ce.line > 0)
-		csv_problem(c.file, err, &ce, &c.bad);
-	if (err == CR_OK && !c.header_seen) {
-		fprintf(stderr, "%s: empty file (no header line)\n", c.file);
-		c.bad++;
-	}
 	if (c.bad > 0) {
 		fprintf(stderr, "certrenew: %s: %ld bad line%s; nothing imported\n", c.file, c.bad, c.bad == 1 ? "" : "s");
 		goto out;
@@ -447,27 +345,22 @@ cr_cmd_import_confirmations(const struct cr_config *cfg, int argc, char **argv)
 		    (err = cr_db_audit(c.db, now,
 		         &(struct cr_audit){"operator", r->confirm ? "confirm" : "decline", object, "", detail})) !=
 		        CR_OK) {
-			fprintf(stderr, "certrenew: import failed at %s:%zu (%s); nothing imported\n", c.file, r->line,
-			    cr_err_str(err));
+			write_failed(c.file, r->line, err);
 			goto out;
 		}
 		nconf += r->confirm;
 	}
-	if ((err = cr_db_commit(c.db)) != CR_OK) {
-		fprintf(stderr, "certrenew: commit failed (%s); nothing imported\n", cr_err_str(err));
+	if (!commit(c.db))
 		goto out;
-	}
 	printf("certrenew: %s: %zu decision%s imported (%zu confirmed, %zu declined)\n", c.file, c.n,
 	    c.n == 1 ? "" : "s", nconf, c.n - nconf);
 	rc = 0;
 out:
-	if (c.db != NULL)
-		cr_store_put(st, c.db); /* rolls back anything not committed */
-	cr_store_close(st);
+	close_store(st, c.db);
 	for (size_t i = 0; i < c.n; i++)
 		free(c.rows[i].by);
 	free(c.rows);
-	smap_free(&c.seen);
+	cr_strmap_free(&c.seen);
 	free(buf);
 	return rc;
 }
@@ -507,12 +400,12 @@ struct certs_ctx {
 	bool header_seen;
 	struct cert_ref *certs;
 	size_t ncerts;
-	struct smap cert_by_serial; /* serial -> cert index */
+	struct cr_strmap cert_by_serial; /* serial -> cert index */
 	struct holder_row *rows;
 	size_t n, alloc;
-	struct smap row_by_serial;  /* serial -> line */
-	struct smap row_by_sub;     /* sub -> row index */
-	struct smap row_by_org;     /* org_code -> row index */
+	struct cr_strmap row_by_serial;  /* serial -> line */
+	struct cr_strmap row_by_sub;     /* sub -> row index */
+	struct cr_strmap row_by_org;     /* org_code -> row index */
 	long bad;
 	enum cr_err fatal;
 };
@@ -542,20 +435,20 @@ holder_consistency(struct certs_ctx *c, struct holder_row *h, struct reasons *r)
 	enum cr_err err;
 
 	h->person_first = h->org_first = c->n;
-	if (smap_get(&c->row_by_sub, h->f[H_SUB], &first)) {
+	if (cr_strmap_get(&c->row_by_sub, h->f[H_SUB], &first)) {
 		const struct holder_row *o = &c->rows[first];
 		for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++)
 			if (strcmp(o->f[same[i]], h->f[same[i]]) != 0)
 				reason(r, "%s differs from line %zu for the same sub", holder_header[same[i]], o->line);
 		h->person_first = first;
-	} else if ((err = smap_put(&c->row_by_sub, h->f[H_SUB], c->n)) != CR_OK)
+	} else if ((err = cr_strmap_put(&c->row_by_sub, h->f[H_SUB], c->n)) != CR_OK)
 		return err;
-	if (smap_get(&c->row_by_org, h->f[H_ORG_CODE], &first)) {
+	if (cr_strmap_get(&c->row_by_org, h->f[H_ORG_CODE], &first)) {
 		const struct holder_row *o = &c->rows[first];
 		if (strcmp(o->f[H_ORG_NAME], h->f[H_ORG_NAME]) != 0)
 			reason(r, "org_name differs from line %zu for the same org_code", o->line);
 		h->org_first = first;
-	} else if ((err = smap_put(&c->row_by_org, h->f[H_ORG_CODE], c->n)) != CR_OK)
+	} else if ((err = cr_strmap_put(&c->row_by_org, h->f[H_ORG_CODE], c->n)) != CR_OK)
 		return err;
 	return CR_OK;
 }
@@ -580,7 +473,7 @@ email_match(const struct cert_ref *cr, const struct holder_row *h, struct reason
 		used += (size_t)w;
 	}
 	reason(r, "certificate not matching its CSV row: email %s is not the certificate's (%s in %s)",
-	    clip(h->f[H_EMAIL], shown, 60), have, cr->label);
+	    cr_clip(h->f[H_EMAIL], shown, 60), have, cr->label);
 }
 
 static enum cr_err
@@ -632,28 +525,28 @@ holder_record(const struct cr_csv_record *rec, void *arg)
 		if (strlen(h.f[caps[i].f]) >= caps[i].max && strlen(h.f[caps[i].f]) < CR_TEXT)
 			reason(&r, "%s longer than %zu bytes", holder_header[caps[i].f], caps[i].max - 1);
 	if (!cr_cert_type_parse(h.f[H_TYPE], &h.type))
-		reason(&r, "unknown type '%s' (qualified, encryption or cloudsign)", clip(h.f[H_TYPE], shown, 40));
+		reason(&r, "unknown type '%s' (qualified, encryption or cloudsign)", cr_clip(h.f[H_TYPE], shown, 40));
 	else if (h.type == CR_CERT_CLOUDSIGN && h.f[H_SIGNING_ACCOUNT][0] == '\0')
 		reason(&r, "cloudsign needs signing_account");
 	if (h.f[H_EMAIL][0] != '\0' && !email_ok(h.f[H_EMAIL]))
-		reason(&r, "bad email '%s'", clip(h.f[H_EMAIL], shown, 60));
+		reason(&r, "bad email '%s'", cr_clip(h.f[H_EMAIL], shown, 60));
 
 	/* The row against the others, the certificates and the database. */
 	if (h.f[H_SUB][0] != '\0' && h.f[H_ORG_CODE][0] != '\0' && (err = holder_consistency(c, &h, &r)) != CR_OK)
 		goto out;
 	if (!cr_pki_serial_normalise(h.f[H_SERIAL], h.serial, sizeof(h.serial)))
-		reason(&r, "bad serial '%s'", clip(h.f[H_SERIAL], shown, 60));
-	else if (smap_get(&c->row_by_serial, h.serial, &other))
+		reason(&r, "bad serial '%s'", cr_clip(h.f[H_SERIAL], shown, 60));
+	else if (cr_strmap_get(&c->row_by_serial, h.serial, &other))
 		reason(&r, "duplicate serial %s (also on line %zu)", h.serial, other);
 	else {
-		if ((err = smap_put(&c->row_by_serial, h.serial, rec->line)) != CR_OK)
+		if ((err = cr_strmap_put(&c->row_by_serial, h.serial, rec->line)) != CR_OK)
 			goto out;
 		if ((err = cr_db_cert_by_serial(c->db, h.serial, &existing)) == CR_OK)
 			reason(&r, "duplicate serial %s: already in the database", h.serial);
 		else if (err != CR_ERR_NOTFOUND)
 			goto out;
 		err = CR_OK;
-		if (!smap_get(&c->cert_by_serial, h.serial, &h.cert))
+		if (!cr_strmap_get(&c->cert_by_serial, h.serial, &h.cert))
 			reason(&r, "no certificate file with serial %s", h.serial);
 		else {
 			c->certs[h.cert].row = c->n + 1;
@@ -666,7 +559,7 @@ holder_record(const struct cr_csv_record *rec, void *arg)
 		c->bad++;
 	}
 	/* Rows are kept even when bad so that later rows can point at them. */
-	if ((err = grow(&c->rows, &c->alloc, c->n, sizeof(*c->rows))) != CR_OK)
+	if ((err = cr_grow(&c->rows, &c->alloc, c->n, sizeof(*c->rows))) != CR_OK)
 		goto out;
 	c->rows[c->n++] = h;
 	return CR_OK;
@@ -696,8 +589,7 @@ read_cert_files(struct certs_ctx *c, char **paths, int npaths, struct cr_pki_cer
 		size_t len, n;
 		enum cr_err err;
 
-		if ((err = slurp(paths[i], MAX_CERT_BYTES, &buf, &len, why, sizeof(why))) != CR_OK) {
-			fprintf(stderr, "%s: %s\n", paths[i], why);
+		if (read_input(paths[i], MAX_CERT_BYTES, &buf, &len) != CR_OK) {
 			c->bad++;
 			continue;
 		}
@@ -717,7 +609,7 @@ read_cert_files(struct certs_ctx *c, char **paths, int npaths, struct cr_pki_cer
 			size_t other;
 			char nb[32], na[32];
 
-			if ((err = grow(&c->certs, &alloc, c->ncerts, sizeof(*c->certs))) != CR_OK)
+			if ((err = cr_grow(&c->certs, &alloc, c->ncerts, sizeof(*c->certs))) != CR_OK)
 				return err;
 			cr = &c->certs[c->ncerts];
 			memset(cr, 0, sizeof(*cr));
@@ -735,12 +627,12 @@ read_cert_files(struct certs_ctx *c, char **paths, int npaths, struct cr_pki_cer
 				fprintf(stderr, "%s: bad date: notAfter %s is not after notBefore %s\n", cr->label, na, nb);
 				cr->bad = true;
 			}
-			if (smap_get(&c->cert_by_serial, ci->serial_hex, &other)) {
+			if (cr_strmap_get(&c->cert_by_serial, ci->serial_hex, &other)) {
 				fprintf(stderr, "%s: duplicate serial %s (also in %s)\n", cr->label, ci->serial_hex,
 				    c->certs[other].label);
 				cr->bad = true;
 				cr->row = SIZE_MAX; /* not "without a row": the first one speaks for the serial */
-			} else if ((err = smap_put(&c->cert_by_serial, ci->serial_hex, c->ncerts)) != CR_OK)
+			} else if ((err = cr_strmap_put(&c->cert_by_serial, ci->serial_hex, c->ncerts)) != CR_OK)
 				return err;
 			if (cr->bad)
 				c->bad++;
@@ -808,7 +700,7 @@ cr_cmd_import_certs(const struct cr_config *cfg, int argc, char **argv)
 	struct cr_pki_cert_info **infos = NULL;
 	size_t *ninfos = NULL, people = 0, orgs = 0;
 	struct cr_csv_error ce;
-	char *buf = NULL, why[128];
+	char *buf = NULL;
 	size_t len;
 	int npaths = 0, ch, rc = 1;
 	char **paths;
@@ -843,10 +735,8 @@ cr_cmd_import_certs(const struct cr_config *cfg, int argc, char **argv)
 		fprintf(stderr, "certrenew: out of memory\n");
 		goto out;
 	}
-	if ((err = slurp(c.file, MAX_CSV_BYTES, &buf, &len, why, sizeof(why))) != CR_OK) {
-		fprintf(stderr, "%s: %s\n", c.file, why);
+	if (read_input(c.file, MAX_CSV_BYTES, &buf, &len) != CR_OK)
 		goto out;
-	}
 	if ((err = read_cert_files(&c, paths, npaths, infos, ninfos)) != CR_OK) {
 		fprintf(stderr, "certrenew: import stopped: %s\n", cr_err_str(err));
 		goto out;
@@ -854,16 +744,8 @@ cr_cmd_import_certs(const struct cr_config *cfg, int argc, char **argv)
 	if (open_store(cfg, &st, &c.db) != CR_OK)
 		goto out;
 	err = cr_csv_parse(buf, len, holder_record, &c, &ce);
-	if (c.fatal != CR_OK) {
-		fprintf(stderr, "certrenew: import stopped: %s\n", cr_err_str(c.fatal));
+	if (!parse_checked(c.file, err, &ce, c.fatal, c.header_seen, &c.bad))
 		goto out;
-	}
-	if (err != CR_OK && ce.line > 0)
-		csv_problem(c.file, err, &ce, &c.bad);
-	if (err == CR_OK && !c.header_seen) {
-		fprintf(stderr, "%s: empty file (no header line)\n", c.file);
-		c.bad++;
-	}
 	/* Certificates nobody claimed (only meaningful when the whole CSV was read). */
 	if (err == CR_OK)
 		for (size_t i = 0; i < c.ncerts; i++)
@@ -880,15 +762,12 @@ cr_cmd_import_certs(const struct cr_config *cfg, int argc, char **argv)
 		people += c.rows[i].person_first == i;
 		orgs += c.rows[i].org_first == i;
 		if ((err = write_row(&c, &c.rows[i], now)) != CR_OK) {
-			fprintf(stderr, "certrenew: import failed at %s:%zu (%s); nothing imported\n", c.file,
-			    c.rows[i].line, cr_err_str(err));
+			write_failed(c.file, c.rows[i].line, err);
 			goto out;
 		}
 	}
-	if ((err = cr_db_commit(c.db)) != CR_OK) {
-		fprintf(stderr, "certrenew: commit failed (%s); nothing imported\n", cr_err_str(err));
+	if (!commit(c.db))
 		goto out;
-	}
 	printf("certrenew: imported %zu certificate%s of %zu holder%s in %zu organisation%s\n", c.n,
 	    c.n == 1 ? "" : "s", people, people == 1 ? "" : "s", orgs, orgs == 1 ? "" : "s");
 	rc = 0;
@@ -897,17 +776,15 @@ usage:
 	fprintf(stderr, "usage: certrenew import-certs --holders HOLDERS.csv CERTFILE...\n");
 	rc = 2;
 out:
-	if (c.db != NULL)
-		cr_store_put(st, c.db); /* rolls back anything not committed */
-	cr_store_close(st);
+	close_store(st, c.db);
 	for (size_t i = 0; i < c.n; i++)
 		holder_row_free(&c.rows[i]);
 	free(c.rows);
 	free(c.certs);
-	smap_free(&c.cert_by_serial);
-	smap_free(&c.row_by_serial);
-	smap_free(&c.row_by_sub);
-	smap_free(&c.row_by_org);
+	cr_strmap_free(&c.cert_by_serial);
+	cr_strmap_free(&c.row_by_serial);
+	cr_strmap_free(&c.row_by_sub);
+	cr_strmap_free(&c.row_by_org);
 	for (int i = 0; infos != NULL && i < npaths; i++)
 		cr_pki_certs_free(infos[i], ninfos[i]);
 	free(infos);

@@ -18,6 +18,7 @@
 #include "app/commands.h"
 #include "jobs/jobs.h"
 #include "util/crypto.h"
+#include "util/lang.h"
 #include "util/log.h"
 #include "web/server.h"
 
@@ -25,22 +26,21 @@
 static enum cr_err
 load_locales(const char *dir, json_t **out)
 {
-	static const char *const langs[] = {"zh-Hant", "en", "pt"};
 	json_t *all = json_object();
 
-	for (size_t i = 0; i < sizeof(langs) / sizeof(langs[0]); i++) {
+	for (size_t i = 0; i < cr_lang_count; i++) {
 		char path[CR_CFG_STR + 32];
 		json_error_t jerr;
 		json_t *t;
 
-		snprintf(path, sizeof(path), "%s/%s.json", dir, langs[i]);
+		snprintf(path, sizeof(path), "%s/%s.json", dir, cr_langs[i].code);
 		if ((t = json_load_file(path, 0, &jerr)) == NULL || !json_is_object(t)) {
 			cr_error("serve", "locale %s:%d: %s", path, jerr.line, t ? "not an object" : jerr.text);
 			json_decref(t);
 			json_decref(all);
 			return CR_ERR_CONFIG;
 		}
-		json_object_set_new(all, langs[i], t);
+		json_object_set_new(all, cr_langs[i].code, t);
 	}
 	*out = all;
 	return CR_OK;

@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include <libpq-fe.h>
+#include <sodium.h>
 
 #include "db_int.h"
 #include "util/log.h"
@@ -318,18 +319,6 @@ pg_col_bool(struct db_stmt *st, int i)
 	return pg_col_int(st, i) != 0;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* bytea in text format is "\x" and two hex digits a byte (bytea_output = hex, the default). */
 static const void *
 pg_col_blob(struct db_stmt *st, int i, size_t *len)
@@ -355,13 +344,8 @@ pg_col_blob(struct db_stmt *st, int i, size_t *len)
 		s->blob = b;
 		s->blob_cap = n + 1;
 	}
-	for (size_t k = 0; k < n; k++) {
-		int hi = hexval(v[2 * k]), lo = hexval(v[2 * k + 1]);
-
-		if (hi < 0 || lo < 0)
-			return NULL;
-		s->blob[k] = (unsigned char)(hi << 4 | lo);
-	}
+	if (sodium_hex2bin(s->blob, s->blob_cap, v, 2 * n, NULL, &n, NULL) != 0)
+		return NULL;
 	*len = n;
 	return s->blob;
 }

@@ -1,4 +1,5 @@
 /* Capped growable buffer; see buf.h. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,4 +129,23 @@ cr_buf_take(struct cr_buf *b)
 	b->data = NULL;
 	b->len = b->alloc = 0;
 	return p;
+}
+
+enum cr_err
+cr_grow(void *pv, size_t *alloc, size_t n, size_t elem)
+{
+	void *v, *nv;
+	size_t na;
+
+	if (n < *alloc)
+		return CR_OK;
+	if (*alloc > SIZE_MAX / 2 / elem)
+		return CR_ERR_NOMEM;
+	memcpy(&v, pv, sizeof(v));
+	na = *alloc ? *alloc * 2 : 64;
+	if ((nv = realloc(v, na * elem)) == NULL)
+		return CR_ERR_NOMEM;
+	memcpy(pv, &nv, sizeof(nv));
+	*alloc = na;
+	return CR_OK;
 }

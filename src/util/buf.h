@@ -38,4 +38,8 @@ const char *cr_buf_str(const struct cr_buf *b);
 /* Hands the contents to the caller (free() them); the buffer is left empty. */
 char *cr_buf_take(struct cr_buf *b);
 
+/* Growable arrays: makes room in the array *pv (a pointer to a T *) of elem-sized items, *alloc
+   of them allocated and n used, for one more (doubling from 64). CR_ERR_NOMEM. */
+enum cr_err cr_grow(void *pv, size_t *alloc, size_t n, size_t elem);
+
 #endif

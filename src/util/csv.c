@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "util/csv.h"
+#include "util/text.h"
 
 struct parser {
 	const char *buf;
@@ -29,49 +30,6 @@ fail(struct parser *p, enum cr_err e, size_t line, const char *reason)
 		snprintf(p->err->reason, sizeof(p->err->reason), "%s", reason);
 	}
 	return e;
-}
-
-/* Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF. */
-static bool
-utf8_valid(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned char c = s[i];
-		size_t k;
-		unsigned char lo = 0x80, hi = 0xbf;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			k = 1;
-		else if (c >= 0xe0 && c <= 0xef) {
-			k = 2;
-			if (c == 0xe0)
-				lo = 0xa0;
-			else if (c == 0xed)
-				hi = 0x9f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			k = 3;
-			if (c == 0xf0)
-				lo = 0x90;
-			else if (c == 0xf4)
-				hi = 0x8f;
-		} else
-			return false;
-		if (n - i <= k)
-			return false;
-		if (s[i + 1] < lo || s[i + 1] > hi)
-			return false;
-		for (size_t j = 2; j <= k; j++)
-			if ((s[i + j] & 0xc0) != 0x80)
-				return false;
-		i += k + 1;
-	}
-	return true;
 }
 
 /* Moves past a line end at pos (already known to be one) and counts the line. */
@@ -182,7 +140,7 @@ record(struct parser *p)
 			e = plain_field(p);
 		if (e != CR_OK)
 			return e;
-		if (!utf8_valid((const unsigned char *)p->scratch + start, p->used - start))
+		if (!cr_utf8_valid(p->scratch + start, p->used - start))
 			return fail(p, CR_ERR_INVALID, fline, "not UTF-8");
 		p->scratch[p->used++] = '\0';
 		p->rec.field[p->rec.nfields] = p->scratch + start;

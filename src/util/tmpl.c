@@ -29,6 +29,7 @@
 
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/file.h"
 #include "util/tmpl.h"
 
 #define MAX_DIR_LEVELS 16   /* subdirectory depth cr_tmpl_load_dir follows */
@@ -482,26 +483,14 @@ stem_len(const char *name)
 static enum cr_err
 read_file(const char *path, struct cr_buf *buf)
 {
-	char chunk[16384];
-	ssize_t n;
-	int fd, saved = 0;
-	enum cr_err err = CR_OK;
+	char *p;
+	size_t n;
+	enum cr_err err;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
-		return CR_ERR_IO;
-	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			saved = errno;
-			err = CR_ERR_IO;
-			break;
-		}
-		if ((err = cr_buf_add(buf, chunk, (size_t)n)) != CR_OK)
-			break;
-	}
-	close(fd);
-	errno = saved;   /* for the caller's message */
+	if ((err = cr_file_read(path, CR_TMPL_MAX_SIZE, CR_FILE_NOFOLLOW, &p, &n)) != CR_OK)
+		return err; /* errno is kept for the caller's message */
+	err = cr_buf_add(buf, p, n);
+	free(p);
 	return err;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/lang.h"
 #include "util/log.h"
 #include "web.h"
 
@@ -35,7 +36,7 @@ texts(struct cr_req *req)
 {
 	json_t *t = json_object_get(req->app->locales, req->lang);
 
-	return t != NULL ? t : json_object_get(req->app->locales, "zh-Hant");
+	return t != NULL ? t : json_object_get(req->app->locales, cr_langs[0].code);
 }
 
 const char *
@@ -63,22 +64,21 @@ cr_page_ctx(struct cr_req *req, const char *title_key)
 	struct tm tm;
 	char css[96];
 	json_t *ctx, *langs;
-	static const char *const codes[][2] = {{"zh-Hant", "繁體中文"}, {"pt", "Português"}, {"en", "English"}};
 
 	gmtime_r(&req->now, &tm);
 	snprintf(css, sizeof(css), "/static/style.css?v=%s", req->app->css_version);
 	langs = json_array();
-	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+	for (size_t i = 0; i < cr_lang_count; i++) {
 		struct cr_buf url;
 
 		/* The switch keeps the page's own arguments (app=, i=): only the language changes. */
 		cr_buf_init(&url, 2048);
-		if (req->self_url == NULL || req->self_url(req, "lang", codes[i][0], &url) != CR_OK) {
+		if (req->self_url == NULL || req->self_url(req, "lang", cr_langs[i].code, &url) != CR_OK) {
 			cr_buf_reset(&url);
-			cr_buf_printf(&url, "/?lang=%s", codes[i][0]);
+			cr_buf_printf(&url, "/?lang=%s", cr_langs[i].code);
 		}
-		json_array_append_new(langs, json_pack("{s:s, s:s, s:b, s:s}", "code", codes[i][0], "label",
-		    codes[i][1], "current", strcmp(codes[i][0], req->lang) == 0, "url", cr_buf_str(&url)));
+		json_array_append_new(langs, json_pack("{s:s, s:s, s:b, s:s}", "code", cr_langs[i].code, "label",
+		    cr_langs[i].label, "current", strcmp(cr_langs[i].code, req->lang) == 0, "url", cr_buf_str(&url)));
 		cr_buf_free(&url);
 	}
 	ctx = json_pack("{s:O, s:s, s:b, s:i, s:s, s:s, s:o, s:s}",

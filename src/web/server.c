@@ -14,7 +14,8 @@
 #include <microhttpd.h>
 
 #include "adapters/httpc.h"
-#include "forwarded.h"
+#include "util/forwarded.h"
+#include "util/lang.h"
 #include "server.h"
 #include "util/log.h"
 
@@ -187,18 +188,13 @@ client_ip(struct MHD_Connection *c, const struct cr_proxy_list *trusted, char *o
 static const char *
 pick_lang(struct cr_req *req, struct cr_resp *resp)
 {
-	static const char *const langs[] = {"zh-Hant", "en", "pt"};
-	const char *q = req->query(req, "lang"), *c = req->cookie(req, CR_LANG_COOKIE);
+	const char *q = cr_lang_find(req->query(req, "lang")), *c = cr_lang_find(req->cookie(req, CR_LANG_COOKIE));
 
-	for (size_t i = 0; i < sizeof(langs) / sizeof(langs[0]); i++)
-		if (q != NULL && strcmp(q, langs[i]) == 0) {
-			cr_resp_cookie(req->app, resp, CR_LANG_COOKIE, langs[i], "/", 365L * 86400);
-			return langs[i];
-		}
-	for (size_t i = 0; i < sizeof(langs) / sizeof(langs[0]); i++)
-		if (c != NULL && strcmp(c, langs[i]) == 0)
-			return langs[i];
-	return langs[0];
+	if (q != NULL) {
+		cr_resp_cookie(req->app, resp, CR_LANG_COOKIE, q, "/", 365L * 86400);
+		return q;
+	}
+	return c != NULL ? c : cr_langs[0].code;
 }
 
 static void

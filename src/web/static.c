@@ -12,6 +12,7 @@
 
 #include "server.h"
 #include "util/crypto.h"
+#include "util/file.h"
 #include "util/log.h"
 
 #define MAX_STATIC 64
@@ -56,26 +57,10 @@ type_of(const char *name)
 static enum cr_err
 read_file(const char *path, unsigned char **data, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	struct stat sb;
-	enum cr_err err = CR_OK;
+	char *p;
+	enum cr_err err = cr_file_read(path, MAX_STATIC_SIZE, 0, &p, len);
 
-	*data = NULL;
-	if (f == NULL)
-		return CR_ERR_IO;
-	if (fstat(fileno(f), &sb) != 0 || sb.st_size < 0 || (size_t)sb.st_size > MAX_STATIC_SIZE)
-		err = CR_ERR_TOOBIG;
-	else if ((*data = malloc((size_t)sb.st_size + 1)) == NULL)
-		err = CR_ERR_NOMEM;
-	else if (fread(*data, 1, (size_t)sb.st_size, f) != (size_t)sb.st_size)
-		err = CR_ERR_IO;
-	if (err == CR_OK)
-		*len = (size_t)sb.st_size;
-	else {
-		free(*data);
-		*data = NULL;
-	}
-	fclose(f);
+	*data = (unsigned char *)p;
 	return err;
 }
 

@@ -20,7 +20,7 @@
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/crypto.h"
-#include "web/form.h"
+#include "util/form.h"
 #include "util/tmpl.h"
 
 struct cr_static_files;

@@ -424,3 +424,40 @@ test('import-confirmations reports every bad line of a file', T, () => {
   assert.match(nofile.stderr, /missing\.csv: cannot read/);
   assert.equal(certrenew('import-confirmations').status, 2);
 });
+
+test('an import never migrates: a database with an older schema is refused, naming `certrenew init`', T, () => {
+  // Its own SQLite database (whatever the suite's backend), first empty (version 0), then one
+  // version behind this binary.
+  const db = path.join(dir, 'older-schema.db');
+  const env = { ...sys.env, CERTRENEW_DATABASE_URL: `sqlite:${db}` };
+  const run = (...args) => {
+    const r = spawnSync(CERTRENEW, args, { env, encoding: 'utf8', timeout: CMD_TIMEOUT, cwd: dir });
+    if (r.error) throw new Error(`certrenew ${args.join(' ')}: ${r.error.message}`);
+    assert.doesNotMatch(`${r.stdout}${r.stderr}`, SANITIZER_RE);
+    return r;
+  };
+  const lite = (q) => sh('sqlite3', [db, q]).trim();
+  const headerOnly = writeCsv('c-header-only.csv', ['serial,decision']);
+  const holders = writeCsv('h-header-only.csv', [HEADER]);
+
+  for (const args of [['import-confirmations', headerOnly], ['import-certs', '--holders', holders, good.pem.file]]) {
+    const r = run(...args);
+    assert.notEqual(r.status, 0, `${args[0]} on an empty database must fail\n${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, /schema is version 0, this certrenew needs version \d+: run `certrenew init`/);
+    assert.match(r.stderr, /nothing imported/);
+  }
+  assert.equal(lite("select count(*) from sqlite_master where name = 'certificates'"), '0', 'not migrated');
+
+  const init = run('init');
+  assert.equal(init.status, 0, `${init.stdout}${init.stderr}`);
+  const ok = run('import-confirmations', headerOnly);
+  assert.equal(ok.status, 0, `${ok.stdout}${ok.stderr}`);
+  assert.match(ok.stdout, /0 decisions imported/);
+
+  const newest = Number(lite('select max(version) from schema_version'));
+  lite(`delete from schema_version where version = ${newest}`);
+  const older = run('import-confirmations', headerOnly);
+  assert.notEqual(older.status, 0);
+  assert.match(older.stderr, new RegExp(`schema is version ${newest - 1}, this certrenew needs version ${newest}: run \`certrenew init\``));
+  assert.equal(lite('select max(version) from schema_version'), String(newest - 1), 'not migrated');
+});

@@ -1,14 +1,15 @@
-/* Unit tests of the form-body parser (src/web/form.c). */
+/* Unit tests of the form-body parser (src/util/form.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
-#include "web/form.h"
+#include "util/form.h"
 
 /* Parses a C string (without its NUL). */
 static enum cr_err
@@ -312,6 +313,60 @@ test_get_missing(void **state)
 	assert_null(cr_form_get(&f, "a")); /* after free */
 }
 
+/* govsim's rules: repeats and any name kept for the reader, a smaller field cap. */
+static const struct cr_form_rules lax = {4, true, true};
+
+static void
+test_rules_keep_duplicates(void **state)
+{
+	struct cr_form f;
+
+	(void)state;
+	assert_int_equal(cr_form_parse_rules("a=1&a=2&=x", 10, &lax, &f), CR_OK);
+	assert_int_equal(f.n, 3);
+	assert_string_equal(cr_form_get(&f, "a"), "1");
+	assert_string_equal(f.f[1].value, "2");
+	assert_string_equal(f.f[2].name, "");
+	cr_form_free(&f);
+	assert_int_equal(cr_form_parse_rules("a=1&b=2&c=3&d=4&e=5", 19, &lax, &f), CR_ERR_TOOBIG);
+	assert_int_equal(f.n, 0);
+	assert_int_equal(cr_form_parse_rules("a=%zz", 5, &lax, &f), CR_ERR_INVALID);
+	assert_int_equal(f.n, 0);
+}
+
+static void
+test_add(void **state)
+{
+	struct cr_form f = {0};
+	const struct cr_form_rules strict = {CR_FORM_MAX_FIELDS, false, false};
+
+	(void)state;
+	assert_int_equal(cr_form_add(&f, &strict, "a", 1, "x y", 3), CR_OK);
+	assert_int_equal(cr_form_add(&f, &strict, "", 0, "", 0), CR_OK); /* "&&": skipped */
+	assert_int_equal(f.n, 1);
+	assert_int_equal(cr_form_add(&f, &strict, "a", 1, "2", 1), CR_ERR_INVALID);
+	assert_int_equal(cr_form_add(&f, &strict, "b", 1, "\0", 1), CR_ERR_INVALID);
+	assert_int_equal(cr_form_add(&f, &lax, "a", 1, "2", 1), CR_OK);
+	assert_int_equal(f.n, 2);
+	assert_string_equal(cr_form_get(&f, "a"), "x y");
+	cr_form_free(&f);
+}
+
+static void
+test_decode(void **state)
+{
+	char *s = NULL;
+
+	(void)state;
+	assert_int_equal(cr_form_decode("a+b%41%2f", 9, &s), CR_OK);
+	assert_string_equal(s, "a bA/");
+	free(s);
+	assert_int_equal(cr_form_decode("%4", 2, &s), CR_ERR_INVALID);
+	assert_null(s);
+	assert_int_equal(cr_form_decode("a%00", 4, &s), CR_ERR_INVALID);
+	assert_int_equal(cr_form_decode("%g0", 3, &s), CR_ERR_INVALID);
+}
+
 int
 main(void)
 {
@@ -332,6 +387,9 @@ main(void)
 		cmocka_unit_test(test_long_value_accepted),
 		cmocka_unit_test(test_field_cap),
 		cmocka_unit_test(test_get_missing),
+		cmocka_unit_test(test_rules_keep_duplicates),
+		cmocka_unit_test(test_add),
+		cmocka_unit_test(test_decode),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

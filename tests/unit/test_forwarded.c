@@ -1,4 +1,4 @@
-/* Unit tests of the client address behind a reverse proxy (src/web/forwarded.c). */
+/* Unit tests of the client address behind a reverse proxy (src/util/forwarded.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "web/forwarded.h"
+#include "util/forwarded.h"
 
 static struct cr_proxy_list
 list(const char *s)
