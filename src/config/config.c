@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "util/forwarded.h"
 
 enum kind { K_STR, K_INT, K_BOOL, K_MODE, K_LISTEN, K_URL, K_PROXIES };
 
@@ -92,40 +93,6 @@ defaults(struct cr_config *c)
 	snprintf(c->mail_envelope_from, sizeof(c->mail_envelope_from), "noreply@esigntrust.com");
 	c->mail_max_tries = 8;
 	c->mail_retry_seconds = 60;
-}
-
-/*
- * What http.trusted_proxies takes: empty, or at most MAX_PROXIES IPv4 addresses separated by
- * commas, blanks around each allowed. web/forwarded.c (cr_proxy_list_parse, whose
- * CR_FWD_MAX_PROXIES this matches) parses the list when the server starts and refuses to start on
- * a value it does not take; checking here too makes a bad value fail at load, naming its key.
- */
-#define MAX_PROXIES 16
-
-static bool
-ipv4_list_ok(const char *v)
-{
-	size_t count = 0;
-
-	if (v[strspn(v, " \t")] == '\0')
-		return true;
-	for (;;) {
-		size_t b = strspn(v, " \t"), e = strcspn(v, ","), n = e;
-		char tok[16]; /* "255.255.255.255" */
-		struct in_addr a;
-
-		while (n > b && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-			n--;
-		if (++count > MAX_PROXIES || n == b || n - b >= sizeof(tok))
-			return false;
-		memcpy(tok, v + b, n - b);
-		tok[n - b] = '\0';
-		if (inet_pton(AF_INET, tok, &a) != 1)
-			return false;
-		if (v[e] == '\0')
-			return true;
-		v += e + 1;
-	}
 }
 
 static enum cr_err
@@ -211,7 +178,7 @@ cr_config_set(struct cr_config *c, const char *name, const char *v, char *err, s
 		case K_PROXIES:
 			/* Empty is allowed (no proxy trusted); otherwise every entry must be an IPv4 address. */
 			n = strlen(v);
-			if (n >= k->size || !ipv4_list_ok(v))
+			if (n >= k->size || cr_proxy_list_parse(v, n, &(struct cr_proxy_list){0}) != CR_OK)
 				return fail(err, errlen, name, "must be IPv4 addresses separated by commas (or empty)");
 			memcpy(base + k->off, v, n + 1);
 			return CR_OK;

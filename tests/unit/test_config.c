@@ -564,8 +564,8 @@ test_trusted_proxies(void **state)
 	assert_non_null(strstr(f->err, "http.trusted_proxies"));
 }
 
-/* The checker in config.c takes what web/forwarded.c's cr_proxy_list_parse takes (the server
-   parses the list again at start-up): blanks around entries, at most 16 entries, IPv4 only. */
+/* config.c checks the value with util/forwarded.c's cr_proxy_list_parse, the parser the server uses
+   at start-up: blanks around entries, at most 16 entries, IPv4 only. */
 static void
 test_trusted_proxies_limits(void **state)
 {
