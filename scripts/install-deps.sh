@@ -6,6 +6,7 @@ set -eu
 PKGS="build-essential pkg-config clang \
 libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libcjose-dev \
 libsqlite3-dev sqlite3 libpq-dev postgresql libsodium-dev libssl-dev openssl libcmocka-dev \
+libjpeg62-turbo-dev libpng-dev libtiff-dev \
 nodejs npm chromium fonts-noto-cjk curl wrk nginx python3 python3-aiosmtpd ca-certificates"
 
 missing=""
