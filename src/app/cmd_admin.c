@@ -117,7 +117,7 @@ cr_cmd_init(const struct cr_config *cfg, int argc, char **argv)
 	if (ensure_dir(path, 0700) != CR_OK)
 		return 1;
 	/* The outbox key seals queued mail at rest, in every mode. */
-	if (cr_outbox_key_create(cfg->outbox_key_file) != CR_OK || cr_outbox_key_create(cfg->codes_key_file) != CR_OK)
+	if (cr_seal_key_create(cfg->outbox_key_file) != CR_OK || cr_seal_key_create(cfg->codes_key_file) != CR_OK)
 		return 1;
 	if (cfg->dev) {
 		if (ensure_secret(cfg->govid_client_secret_file) != CR_OK)

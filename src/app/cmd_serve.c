@@ -85,8 +85,8 @@ cr_cmd_serve(const struct cr_config *cfg, int argc, char **argv, const sigset_t 
 		cr_error("serve", "templates: %s", errbuf);
 		goto out;
 	}
-	if (cr_outbox_key_load(cfg->outbox_key_file, &app.outbox_key) != CR_OK ||
-	    cr_outbox_key_load(cfg->codes_key_file, &app.codes_key) != CR_OK)
+	if (cr_seal_key_load(cfg->outbox_key_file, &app.outbox_key) != CR_OK ||
+	    cr_seal_key_load(cfg->codes_key_file, &app.codes_key) != CR_OK)
 		goto out;
 	app.mailer = (struct cr_mailer){cfg, app.tmpl, &app.outbox_key};
 	app.flow = (struct cr_flow_env){
@@ -209,7 +209,7 @@ jobs_setup(const struct cr_config *cfg, struct cr_jobs *j)
 		cr_error("jobs", "locale %s: %s", path, jerr.text);
 		return CR_ERR_CONFIG;
 	}
-	if (cr_outbox_key_load(cfg->outbox_key_file, &j->key) != CR_OK)
+	if (cr_seal_key_load(cfg->outbox_key_file, &j->key) != CR_OK)
 		return CR_ERR_CONFIG;
 	if (cfg->smtp_password_file[0] != '\0' &&
 	    cr_read_secret_file(cfg->smtp_password_file, j->smtp_password, sizeof(j->smtp_password)) != CR_OK)

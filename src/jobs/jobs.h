@@ -21,7 +21,7 @@ struct cr_jobs {
 	struct cr_store *store;
 	struct cr_tmpl_set *tmpl;
 	json_t *texts;               /* zh-Hant locale texts (type labels) */
-	struct cr_outbox_key key;
+	struct cr_seal_key key;
 	struct cr_mailer mailer;
 	char worker[64];             /* "host:pid", names outbox leases */
 	char smtp_password[512];

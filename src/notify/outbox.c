@@ -1,10 +1,7 @@
 /* Sealing and queueing system mail; see outbox.h. */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
@@ -13,100 +10,21 @@
 #include "util/crypto.h"
 #include "util/log.h"
 
-#define NONCE_LEN crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
-#define TAG_LEN crypto_aead_xchacha20poly1305_ietf_ABYTES
 #define MAIL_CAP (1024u * 1024u)
 
-static const unsigned char ad[] = "certrenew outbox v1";
+/* The associated data of every outbox envelope (unchanged since the first release). */
+static const char PURPOSE[] = "certrenew outbox v1";
 
 enum cr_err
-cr_outbox_key_create(const char *path)
+cr_outbox_seal(const struct cr_seal_key *key, const char *msg, size_t len, unsigned char **out, size_t *outlen)
 {
-	unsigned char k[32];
-	char text[CR_B64URL_SIZE(32)];
-	int fd;
-	ssize_t w;
-
-	if (access(path, F_OK) == 0)
-		return CR_OK;
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600)) < 0) {
-		cr_error("outbox", "cannot create %s: %s", path, strerror(errno));
-		return CR_ERR_IO;
-	}
-	randombytes_buf(k, sizeof(k));
-	cr_b64url_encode(k, sizeof(k), text, sizeof(text));
-	w = write(fd, text, strlen(text));
-	sodium_memzero(k, sizeof(k));
-	sodium_memzero(text, sizeof(text));
-	if (close(fd) != 0 || w < 0)
-		return CR_ERR_IO;
-	return CR_OK;
+	return cr_seal(key, PURPOSE, msg, len, MAIL_CAP, out, outlen);
 }
 
 enum cr_err
-cr_outbox_key_load(const char *path, struct cr_outbox_key *out)
+cr_outbox_open(const struct cr_seal_key *key, const unsigned char *sealed, size_t len, struct cr_buf *out)
 {
-	char text[128];
-	FILE *f = fopen(path, "r");
-	size_t n, klen = 0;
-	enum cr_err err;
-
-	if (f == NULL) {
-		cr_error("outbox", "key file %s: %s", path, strerror(errno));
-		return CR_ERR_CONFIG;
-	}
-	n = fread(text, 1, sizeof(text) - 1, f);
-	fclose(f);
-	while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
-		n--;
-	text[n] = '\0';
-	err = cr_b64url_decode(text, n, out->k, sizeof(out->k), &klen);
-	sodium_memzero(text, sizeof(text));
-	if (err != CR_OK || klen != sizeof(out->k)) {
-		cr_error("outbox", "key file %s does not hold a 32-byte base64url key", path);
-		return CR_ERR_CONFIG;
-	}
-	return CR_OK;
-}
-
-enum cr_err
-cr_outbox_seal(const struct cr_outbox_key *key, const char *msg, size_t len, unsigned char **out, size_t *outlen)
-{
-	unsigned char *p;
-	unsigned long long clen = 0;
-
-	if (len > MAIL_CAP)
-		return CR_ERR_TOOBIG;
-	if ((p = malloc(NONCE_LEN + len + TAG_LEN)) == NULL)
-		return CR_ERR_NOMEM;
-	randombytes_buf(p, NONCE_LEN);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(p + NONCE_LEN, &clen, (const unsigned char *)msg, len, ad,
-	    sizeof(ad) - 1, NULL, p, key->k);
-	*out = p;
-	*outlen = NONCE_LEN + (size_t)clen;
-	return CR_OK;
-}
-
-enum cr_err
-cr_outbox_open(const struct cr_outbox_key *key, const unsigned char *sealed, size_t len, struct cr_buf *out)
-{
-	unsigned char *plain;
-	unsigned long long mlen = 0;
-	enum cr_err err;
-
-	if (len < NONCE_LEN + TAG_LEN || len > MAIL_CAP + NONCE_LEN + TAG_LEN)
-		return CR_ERR_INVALID;
-	if ((plain = malloc(len)) == NULL)
-		return CR_ERR_NOMEM;
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &mlen, NULL, sealed + NONCE_LEN, len - NONCE_LEN, ad,
-	        sizeof(ad) - 1, sealed, key->k) != 0) {
-		free(plain);
-		return CR_ERR_DENIED;
-	}
-	err = cr_buf_add(out, plain, (size_t)mlen);
-	sodium_memzero(plain, (size_t)mlen);
-	free(plain);
-	return err;
+	return cr_unseal(key, PURPOSE, sealed, len, MAIL_CAP, out);
 }
 
 /* The domain of the Message-ID: the envelope sender's, else the From address's. */

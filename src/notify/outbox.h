@@ -23,26 +23,20 @@
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/seal.h"
 #include "util/tmpl.h"
 
-struct cr_outbox_key {
-	unsigned char k[32];
-};
-
-/* Writes a fresh random key (base64url text, mode 0600) to path unless it exists. */
-enum cr_err cr_outbox_key_create(const char *path);
-enum cr_err cr_outbox_key_load(const char *path, struct cr_outbox_key *out);
 /* Seals msg; *out is malloc'd (nonce || ciphertext || tag). */
-enum cr_err cr_outbox_seal(const struct cr_outbox_key *key, const char *msg, size_t len, unsigned char **out,
+enum cr_err cr_outbox_seal(const struct cr_seal_key *key, const char *msg, size_t len, unsigned char **out,
     size_t *outlen);
 /* Opens a sealed message into out. CR_ERR_DENIED when it does not authenticate. */
-enum cr_err cr_outbox_open(const struct cr_outbox_key *key, const unsigned char *sealed, size_t len,
+enum cr_err cr_outbox_open(const struct cr_seal_key *key, const unsigned char *sealed, size_t len,
     struct cr_buf *out);
 
 struct cr_mailer {
 	const struct cr_config *cfg;
 	const struct cr_tmpl_set *tmpl;
-	const struct cr_outbox_key *key;
+	const struct cr_seal_key *key;
 };
 
 /*

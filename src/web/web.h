@@ -33,9 +33,9 @@ struct cr_app {
 	struct cr_govid *govid;
 	json_t *locales;     /* { "zh-Hant": {...}, "en": {...}, "pt": {...} } */
 	char css_version[16]; /* cache-busting suffix of the stylesheet URL */
-	struct cr_outbox_key outbox_key; /* to queue mail and, in DEV, to show it at /dev/mail */
+	struct cr_seal_key outbox_key; /* to queue mail and, in DEV, to show it at /dev/mail */
 	struct cr_mailer mailer;
-	struct cr_outbox_key codes_key;  /* HMAC key of email-code hashes */
+	struct cr_seal_key codes_key;  /* HMAC key of email-code hashes */
 	struct cr_flow_env flow;         /* what the flow layer needs (points into the fields above) */
 };
 

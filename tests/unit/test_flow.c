@@ -27,7 +27,7 @@ struct world {
 	struct fx *f;
 	struct cr_config cfg;
 	struct cr_tmpl_set *tmpl;
-	struct cr_outbox_key outbox_key;
+	struct cr_seal_key outbox_key;
 	unsigned char codes_key[32];
 	struct cr_mailer mailer;
 	struct cr_flow_env env;
