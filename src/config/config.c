@@ -13,7 +13,7 @@
 #include "config.h"
 #include "util/forwarded.h"
 
-enum kind { K_STR, K_INT, K_BOOL, K_MODE, K_LISTEN, K_URL, K_PROXIES };
+enum kind { K_STR, K_INT, K_BOOL, K_MODE, K_LISTEN, K_URL, K_PROXIES, K_FRACTION };
 
 struct key {
 	const char *name;
@@ -61,6 +61,21 @@ static const struct key keys[] = {
 	S("mail.dir", mail_dir),
 	S("mail.outbox_key_file", outbox_key_file),
 	S("codes.key_file", codes_key_file),
+	U("dsi.base_url", dsi_base_url),
+	S("dsi.api_key_file", dsi_api_key_file),
+	S("dsi.client_cert", dsi_client_cert),
+	S("dsi.client_key", dsi_client_key),
+	S("dsi.ca_file", dsi_ca_file),
+	I("dsi.connect_timeout_ms", dsi_connect_timeout_ms, 100, 60000),
+	I("dsi.timeout_ms", dsi_timeout_ms, 500, 120000),
+	{"identity.face_threshold", K_FRACTION, offsetof(struct cr_config, face_threshold), 0, 0, 0},
+	I("identity.face_tries_per_application", face_tries_per_app, 1, 20),
+	I("identity.face_tries_per_holder", face_tries_per_holder, 1, 100),
+	I("identity.face_tries_window_days", face_tries_window_days, 1, 366),
+	I("identity.photo_max_bytes", photo_max_bytes, 64 * 1024, 50 * 1024 * 1024),
+	S("identity.evidence_key_file", evidence_key_file),
+	S("identity.evidence_dir", evidence_dir),
+	I("identity.evidence_retention_days", evidence_retention_days, 1, 36500),
 	{"http.trusted_proxies", K_PROXIES, offsetof(struct cr_config, http_trusted_proxies),
 	    sizeof(((struct cr_config *)0)->http_trusted_proxies), 0, 0},
 };
@@ -93,6 +108,16 @@ defaults(struct cr_config *c)
 	snprintf(c->mail_envelope_from, sizeof(c->mail_envelope_from), "noreply@esigntrust.com");
 	c->mail_max_tries = 8;
 	c->mail_retry_seconds = 60;
+	snprintf(c->dsi_base_url, sizeof(c->dsi_base_url), "http://127.0.0.1:8081");
+	c->dsi_connect_timeout_ms = 3000;
+	c->dsi_timeout_ms = 10000;
+	c->face_threshold = 0.80;
+	c->face_tries_per_app = 3;
+	c->face_tries_per_holder = 6;
+	c->face_tries_window_days = 30;
+	c->photo_max_bytes = 10 * 1024 * 1024;
+	/* The CA keeps registration records for seven years (docs/operators.md, evidence retention). */
+	c->evidence_retention_days = 7 * 365 + 2;
 }
 
 static enum cr_err
@@ -175,6 +200,17 @@ cr_config_set(struct cr_config *c, const char *name, const char *v, char *err, s
 			else
 				return fail(err, errlen, name, "must be true or false");
 			return CR_OK;
+		case K_FRACTION: {
+			char *end;
+			double d;
+
+			errno = 0;
+			d = strtod(v, &end);
+			if (*v < '0' || *v > '9' || errno != 0 || *end != '\0' || !(d >= 0.0 && d <= 1.0))
+				return fail(err, errlen, name, "must be a number from 0 to 1 (such as 0.80)");
+			*(double *)(void *)(base + k->off) = d;
+			return CR_OK;
+		}
 		case K_PROXIES:
 			/* Empty is allowed (no proxy trusted); otherwise every entry must be an IPv4 address. */
 			n = strlen(v);
@@ -306,6 +342,12 @@ cr_config_load(struct cr_config *c, const char *path, char *err, size_t errlen)
 		snprintf(c->outbox_key_file, sizeof(c->outbox_key_file), "%.990s/secrets/outbox.key", c->var_dir);
 	if (c->codes_key_file[0] == '\0')
 		snprintf(c->codes_key_file, sizeof(c->codes_key_file), "%.990s/secrets/codes.key", c->var_dir);
+	if (c->dsi_api_key_file[0] == '\0' && c->dsi_client_cert[0] == '\0')
+		snprintf(c->dsi_api_key_file, sizeof(c->dsi_api_key_file), "%.990s/secrets/dsi_api_key", c->var_dir);
+	if (c->evidence_key_file[0] == '\0')
+		snprintf(c->evidence_key_file, sizeof(c->evidence_key_file), "%.990s/secrets/evidence.key", c->var_dir);
+	if (c->evidence_dir[0] == '\0')
+		snprintf(c->evidence_dir, sizeof(c->evidence_dir), "%.1000s/evidence", c->var_dir);
 	return CR_OK;
 }
 

@@ -51,6 +51,23 @@ struct cr_config {
 	char mail_dir[CR_CFG_STR];           /* mail.dir: where .eml files go without SMTP */
 	char outbox_key_file[CR_CFG_STR];    /* mail.outbox_key_file: seals messages at rest */
 	char codes_key_file[CR_CFG_STR];     /* codes.key_file: keys the hashes of verification codes */
+	/* DSI, the Identification Services Bureau (step 2; docs/internals/dsi.md) */
+	char dsi_base_url[CR_CFG_STR];       /* dsi.base_url: https in production */
+	char dsi_api_key_file[CR_CFG_STR];   /* dsi.api_key_file: bearer key, 0600; empty with a client cert */
+	char dsi_client_cert[CR_CFG_STR];    /* dsi.client_cert: PEM, for mutual TLS (optional) */
+	char dsi_client_key[CR_CFG_STR];     /* dsi.client_key: PEM, 0600 */
+	char dsi_ca_file[CR_CFG_STR];        /* dsi.ca_file: CA bundle that DSI's server certificate chains to */
+	int dsi_connect_timeout_ms;          /* dsi.connect_timeout_ms */
+	int dsi_timeout_ms;                  /* dsi.timeout_ms: the whole exchange */
+	/* Identity proofing (SPEC R6) */
+	double face_threshold;               /* identity.face_threshold: DSI score needed, 0..1 */
+	int face_tries_per_app;              /* identity.face_tries_per_application */
+	int face_tries_per_holder;           /* identity.face_tries_per_holder, within the window below */
+	int face_tries_window_days;          /* identity.face_tries_window_days */
+	int photo_max_bytes;                 /* identity.photo_max_bytes: an upload's cap */
+	char evidence_key_file[CR_CFG_STR];  /* identity.evidence_key_file: seals photos and DSI answers */
+	char evidence_dir[CR_CFG_STR];       /* identity.evidence_dir: sealed photos */
+	int evidence_retention_days;         /* identity.evidence_retention_days: then purged by jobs */
 	char http_trusted_proxies[CR_CFG_STR]; /* http.trusted_proxies: IPv4 addresses, comma-separated; empty:
 	                                        none. Requests from these peers name the client in X-Forwarded-For */
 };
