@@ -1,4 +1,5 @@
 /* libcurl client; see httpc.h. */
+#include <stdbool.h>
 #include <string.h>
 
 #include <curl/curl.h>
@@ -45,7 +46,8 @@ cr_url_encode(struct cr_buf *out, const char *s)
 }
 
 static enum cr_err
-perform(CURL *h, const char *url, size_t cap, long timeout_ms, struct cr_http_resp *out)
+perform(CURL *h, const char *url, const char *shown, size_t cap, long timeout_ms, long connect_ms,
+    struct cr_http_resp *out)
 {
 	CURLcode rc;
 
@@ -56,17 +58,17 @@ perform(CURL *h, const char *url, size_t cap, long timeout_ms, struct cr_http_re
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 3000 ? timeout_ms : 3000L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &out->body);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "certrenew/1");
 	rc = curl_easy_perform(h);
 	if (rc == CURLE_WRITE_ERROR && out->body.len + CURL_MAX_WRITE_SIZE > cap) {
-		cr_warn("httpc", "answer from %s larger than %zu bytes", url, cap);
+		cr_warn("httpc", "answer from %s larger than %zu bytes", shown, cap);
 		return CR_ERR_TOOBIG;
 	}
 	if (rc != CURLE_OK) {
-		cr_warn("httpc", "%s: %s", url, curl_easy_strerror(rc));
+		cr_warn("httpc", "%s: %s", shown, curl_easy_strerror(rc));
 		return CR_ERR_REMOTE;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
@@ -93,7 +95,7 @@ cr_http_get(const char *url, const char *bearer, size_t cap, long timeout_ms, st
 		hdrs = curl_slist_append(hdrs, cr_buf_str(&auth));
 	}
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	err = perform(h, url, cap, timeout_ms, out);
+	err = perform(h, url, url, cap, timeout_ms, timeout_ms < 3000 ? timeout_ms : 3000L, out);
 out:
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(h);
@@ -136,11 +138,83 @@ cr_http_post_form(const char *url, const char *body, const char *basic_user, con
 	}
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-	err = perform(h, url, cap, timeout_ms, out);
+	err = perform(h, url, url, cap, timeout_ms, timeout_ms < 3000 ? timeout_ms : 3000L, out);
 out:
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(h);
 	cr_buf_free_secret(&cred);
 	cr_buf_free_secret(&auth);
+	return err;
+}
+
+/* Adds an "Name: value" header line built in a wiped buffer (the value may be a secret). */
+static struct curl_slist *
+add_header(struct curl_slist *h, const char *name, const char *value, bool *ok)
+{
+	struct cr_buf line;
+	struct curl_slist *next;
+
+	cr_buf_init(&line, 8192);
+	if (cr_buf_printf(&line, "%s: %s", name, value) != CR_OK) {
+		*ok = false;
+		cr_buf_free_secret(&line);
+		return h;
+	}
+	if ((next = curl_slist_append(h, cr_buf_str(&line))) == NULL)
+		*ok = false;
+	cr_buf_free_secret(&line);
+	return next ? next : h;
+}
+
+enum cr_err
+cr_http_request(const char *method, const char *url, const struct cr_http_opts *o, const char *content_type,
+    const void *body, size_t len, struct cr_http_resp *out)
+{
+	CURL *h = curl_easy_init();
+	struct curl_slist *hdrs = NULL;
+	bool ok = true;
+	enum cr_err err;
+
+	memset(out, 0, sizeof(*out));
+	cr_buf_init(&out->body, o->cap);
+	if (h == NULL)
+		return CR_ERR_NOMEM;
+	hdrs = add_header(hdrs, "Accept", "application/json", &ok);
+	if (content_type != NULL)
+		hdrs = add_header(hdrs, "Content-Type", content_type, &ok);
+	if (o->bearer != NULL && o->bearer[0] != '\0') {
+		struct cr_buf v;
+
+		cr_buf_init(&v, 4096);
+		ok = ok && cr_buf_printf(&v, "Bearer %s", o->bearer) == CR_OK;
+		if (ok)
+			hdrs = add_header(hdrs, "Authorization", cr_buf_str(&v), &ok);
+		cr_buf_free_secret(&v);
+	}
+	/* curl would add "Expect: 100-continue" to big bodies and wait for it. */
+	hdrs = add_header(hdrs, "Expect", "", &ok);
+	if (!ok) {
+		err = CR_ERR_NOMEM;
+		goto out;
+	}
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	if (body != NULL) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	}
+	if (o->client_cert != NULL && o->client_cert[0] != '\0') {
+		curl_easy_setopt(h, CURLOPT_SSLCERT, o->client_cert);
+		curl_easy_setopt(h, CURLOPT_SSLKEY, o->client_key);
+	}
+	if (o->ca_file != NULL && o->ca_file[0] != '\0')
+		curl_easy_setopt(h, CURLOPT_CAINFO, o->ca_file);
+	curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	err = perform(h, url, o->what ? o->what : url, o->cap, o->timeout_ms, o->connect_timeout_ms, out);
+out:
+	if (err != CR_OK)
+		cr_buf_free(&out->body);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(h);
 	return err;
 }
