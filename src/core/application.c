@@ -10,6 +10,7 @@ static const char *const names[CR_APP_STATE_COUNT] = {
 	[CR_APP_CONFIRM] = "confirm",
 	[CR_APP_SUBMITTED] = "submitted",
 	[CR_APP_CANCELLED] = "cancelled",
+	[CR_APP_COUNTER] = "counter",
 };
 
 const char *
@@ -37,6 +38,7 @@ cr_app_step(enum cr_app_state s)
 	case CR_APP_EMAILS:
 		return 1;
 	case CR_APP_IDENTITY:
+	case CR_APP_COUNTER:
 		return 2;
 	case CR_APP_CONFIRM:
 		return 3;
@@ -59,8 +61,14 @@ cr_app_can_move(enum cr_app_state from, enum cr_app_state to)
 {
 	if ((unsigned)from >= CR_APP_STATE_COUNT || (unsigned)to >= CR_APP_STATE_COUNT || !cr_app_is_open(from))
 		return false;
-	/* Forward one step at a time; cancel from any open state. */
-	return to == CR_APP_CANCELLED || (int)to == (int)from + 1;
+	if (to == CR_APP_CANCELLED)
+		return true;
+	if (from == CR_APP_COUNTER)
+		return false; /* only the registry officer moves it on (SPEC R10) */
+	if (to == CR_APP_COUNTER)
+		return from == CR_APP_IDENTITY || from == CR_APP_EMAILS;
+	/* Forward one step at a time. */
+	return (int)to == (int)from + 1;
 }
 
 bool

@@ -20,14 +20,17 @@ enum cr_app_state {
 	CR_APP_CONFIRM,      /* step 3: declaration, e-ID and signature */
 	CR_APP_SUBMITTED,    /* step 4: submitted; activation or registry visit */
 	CR_APP_CANCELLED,
+	CR_APP_COUNTER,      /* step 2 stopped the online path (ID data, card or face): the registry
+	                        finishes it in person; the certificates stay with the application */
 };
-#define CR_APP_STATE_COUNT 6
+#define CR_APP_STATE_COUNT 7
 
 const char *cr_app_state_name(enum cr_app_state s);
 bool cr_app_state_parse(const char *s, enum cr_app_state *out);
 /* The wizard step (1-4) a state belongs to; 0 for cancelled. */
 int cr_app_step(enum cr_app_state s);
-/* Whether an application may move from one state to another. */
+/* Whether an application may move from one state to another: forward one step, from step 2 to
+   the counter, or cancelled from any open state. */
 bool cr_app_can_move(enum cr_app_state from, enum cr_app_state to);
 /* Whether the application still holds its certificates (not submitted or cancelled). */
 bool cr_app_is_open(enum cr_app_state s);

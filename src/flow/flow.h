@@ -24,12 +24,15 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "adapters/dsi.h"
 #include "adapters/govid.h"
 #include "core/application.h"
+#include "media/image.h"
 #include "notify/outbox.h"
 #include "store/store.h"
 #include "util/crypto.h"
 #include "util/err.h"
+#include "util/seal.h"
 
 /* What the flow needs that lives as long as the process: read-only after start-up (app/ fills it). */
 struct cr_flow_env {
@@ -42,6 +45,14 @@ struct cr_flow_env {
 	const unsigned char *codes_key;  /* 32 bytes: HMAC key of stored code hashes */
 	const struct cr_mailer *mailer;  /* queues mail in the caller's transaction */
 	struct cr_govid *govid;          /* GovID relying party (login); NULL where no login happens */
+	/* Step 2, identity proofing */
+	const struct cr_dsi *dsi;        /* NULL where no DSI is configured: step 2 is unavailable */
+	const struct cr_seal_key *evidence_key; /* seals photos and DSI answers */
+	const char *evidence_dir;        /* sealed photo files */
+	struct cr_image_limits photo;    /* what an upload may be */
+	double face_threshold;
+	int face_tries_per_app, face_tries_per_holder, face_tries_window_days;
+	int evidence_retention_days;
 };
 
 /* One action's context: borrowed for the call. */
@@ -83,6 +94,12 @@ enum cr_flow_why {
 	CR_WHY_LOGIN_STATE,      /* unknown, used or expired login, or another browser's */
 	CR_WHY_LOGIN_PROVIDER,   /* GovID refused or returned an error, or the token failed verification */
 	CR_WHY_UNKNOWN_USER,     /* a GovID subject with no registration here */
+	CR_WHY_DSI_DOWN,         /* DSI unreachable, too slow or answering garbage: try again later */
+	CR_WHY_CERT_INVALID,     /* a certificate of the application expired or was revoked */
+	CR_WHY_PHOTO_BAD,        /* n: the enum cr_image_verdict of the upload */
+	CR_WHY_PHOTO_MISSING,    /* 「確定使用照片」 with no photo uploaded */
+	CR_WHY_FACE_LOW,         /* below the threshold; n: tries left */
+	CR_WHY_FACE_UNUSABLE,    /* DSI could not use the photo (no try counted) */
 };
 
 struct cr_flow_result {
@@ -137,8 +154,47 @@ void cr_flow_code_send(const struct cr_flow_ctx *c, int64_t app_id, int index, s
 /* 「驗證電郵地址」: judges the code; a wrong try is counted (and committed) although it is refused. */
 void cr_flow_code_check(const struct cr_flow_ctx *c, int64_t app_id, int index, const char *code,
     struct cr_flow_result *res);
-/* 「下一步」 after every address is verified: the application moves to step 2. */
+/* 「下一步」 after every address is verified: each certificate must still be valid and not revoked
+   (REFUSED CERT_INVALID), then DSI's current ID-card data is compared with the registration data
+   (R6.1) and kept as evidence. DONE with the application at step 2 when they match, or at the
+   counter (counter_reason says why) when they do not; UNAVAILABLE DSI_DOWN changes nothing. */
 void cr_flow_emails_done(const struct cr_flow_ctx *c, int64_t app_id, struct cr_flow_result *res);
+
+/* ---- the renewal application, step 2 「驗證身份」 (flow_identity.c; SPEC R6) ---- */
+
+/* Why an application was sent to the registry counter (applications.counter_reason). */
+#define CR_COUNTER_ID_MISMATCH "id_mismatch"   /* names or resident number differ from DSI's */
+#define CR_COUNTER_CARD_INVALID "card_invalid" /* the ID card expired or is not valid */
+#define CR_COUNTER_NOT_RESIDENT "not_resident" /* DSI has no such resident */
+#define CR_COUNTER_FACE_TRIES "face_tries"     /* face comparison tries used up */
+#define CR_COUNTER_NO_FACE "no_face"           /* DSI holds no face to compare with */
+
+/* What the step 2 page shows. */
+struct cr_flow_identity {
+	bool checked;               /* a DSI check is on record */
+	struct cr_id_check check;   /* the newest one (fields compared and their results) */
+	bool has_photo;
+	struct cr_photo photo;      /* the current photo */
+	int tries_left;             /* face comparisons left (per application and per holder) */
+	int tries_used;             /* failed comparisons of this application */
+};
+
+/* The step 2 page's data (the application at step 2 or at the counter, else REFUSED WRONG_STEP). */
+void cr_flow_identity_view(const struct cr_flow_ctx *c, int64_t app_id, struct cr_flow_identity *out,
+    struct cr_flow_result *res);
+/* 「上傳近照」 / 「重新上傳」: judges the file by decoding it (media/image.h), re-encodes it and keeps it
+   sealed as the application's current photo. REFUSED PHOTO_BAD (n: the verdict) stores nothing. */
+void cr_flow_photo_upload(const struct cr_flow_ctx *c, int64_t app_id, const void *data, size_t len,
+    struct cr_flow_result *res);
+/* The current photo's JPEG, opened, appended to jpeg: for its holder only. */
+enum cr_err cr_flow_photo_get(const struct cr_flow_ctx *c, int64_t app_id, struct cr_buf *jpeg);
+/* 「確定使用照片」: DSI compares the photo with the registered face. DONE: passed (state confirm) or, the
+   tries used up, sent to the counter; REFUSED FACE_LOW (n: tries left) with the try counted. */
+void cr_flow_face_check(const struct cr_flow_ctx *c, int64_t app_id, struct cr_flow_result *res);
+
+/* The retention purge (certrenew jobs): evidence older than env->evidence_retention_days. *purged
+   counts photos and checks purged. Audited. */
+enum cr_err cr_flow_evidence_purge(const struct cr_flow_ctx *c, long *purged);
 
 /* ---- department confirmation (flow_dept.c; SPEC R2) ---- */
 #define CR_FLOW_DEPT_MAX_ROWS 2000

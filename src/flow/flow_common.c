@@ -3,8 +3,10 @@
  * constructors, and the names of the reasons.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "flow_int.h"
+#include "util/log.h"
 
 void
 flow_result(struct cr_flow_result *res, enum cr_flow_outcome o, enum cr_flow_why why, int n)
@@ -45,6 +47,48 @@ flow_commit(const struct cr_flow_ctx *c, enum cr_err err)
 	return err;
 }
 
+/*
+ * Loads the actor's application into res->app and checks it is where `action` applies: in state
+ * `at` and, by the state machine, able to move on to `next`. False with the result set otherwise.
+ */
+bool
+flow_load_at(const struct cr_flow_ctx *c, int64_t app_id, enum cr_app_state at, enum cr_app_state next,
+    struct cr_flow_result *res)
+{
+	enum cr_err err;
+
+	memset(res, 0, sizeof(*res));
+	if ((err = cr_flow_app_get(c, app_id, &res->app)) != CR_OK) {
+		memset(&res->app, 0, sizeof(res->app));
+		flow_result(res, err == CR_ERR_NOTFOUND ? CR_FLOW_REFUSED : CR_FLOW_UNAVAILABLE,
+		    err == CR_ERR_NOTFOUND ? CR_WHY_NOT_FOUND : CR_WHY_NONE, 0);
+		return false;
+	}
+	if (res->app.state != at || !cr_app_can_move(at, next)) {
+		flow_result(res, CR_FLOW_REFUSED, CR_WHY_WRONG_STEP, 0);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * After a failed write: a state change that lost a race (a double-submitted form, a second tab) is
+ * a conflict with the winner's application in res->app; anything else is the store failing.
+ */
+void
+flow_lost_or_failed(const struct cr_flow_ctx *c, enum cr_err err, struct cr_flow_result *res)
+{
+	struct cr_application now;
+
+	if (err == CR_ERR_CONFLICT && cr_db_app_get(c->db, res->app.id, flow_actor_id(c), &now) == CR_OK) {
+		res->app = now;
+		flow_result(res, CR_FLOW_CONFLICT, CR_WHY_NONE, 0);
+		return;
+	}
+	cr_error("verify", "application %lld: %s", (long long)res->app.id, cr_err_str(err));
+	flow_result(res, CR_FLOW_UNAVAILABLE, CR_WHY_NONE, 0);
+}
+
 int64_t
 flow_actor_id(const struct cr_flow_ctx *c)
 {
@@ -77,6 +121,12 @@ cr_flow_why_name(enum cr_flow_why why)
 		[CR_WHY_LOGIN_STATE] = "login_state",
 		[CR_WHY_LOGIN_PROVIDER] = "login_provider",
 		[CR_WHY_UNKNOWN_USER] = "unknown_user",
+		[CR_WHY_DSI_DOWN] = "dsi_down",
+		[CR_WHY_CERT_INVALID] = "cert_invalid",
+		[CR_WHY_PHOTO_BAD] = "photo_bad",
+		[CR_WHY_PHOTO_MISSING] = "photo_missing",
+		[CR_WHY_FACE_LOW] = "face_low",
+		[CR_WHY_FACE_UNUSABLE] = "face_unusable",
 	};
 
 	if ((size_t)why < sizeof(names) / sizeof(names[0]) && names[why] != NULL)

@@ -13,6 +13,15 @@ enum cr_err flow_audit_app(const struct cr_flow_ctx *c, const char *action, int6
 /* Ends a transaction begun by the caller: commits when err (what the transaction's steps returned) is
    CR_OK, else rolls back; returns the first error. */
 enum cr_err flow_commit(const struct cr_flow_ctx *c, enum cr_err err);
+/* Loads the actor's application into res->app and checks it is where an action applies: in state
+   `at` and, by the state machine, able to move on to `next`. False with the result set otherwise. */
+bool flow_load_at(const struct cr_flow_ctx *c, int64_t app_id, enum cr_app_state at, enum cr_app_state next,
+    struct cr_flow_result *res);
+/* After a failed write: a state change that lost a race (a double-submitted form, a second tab) is a
+   conflict with the winner's application in res->app; anything else is the store failing. */
+void flow_lost_or_failed(const struct cr_flow_ctx *c, enum cr_err err, struct cr_flow_result *res);
+/* The DSI check of 「下一步」 (flow_identity.c), with the application at the email step in res->app. */
+void flow_identity_check(const struct cr_flow_ctx *c, struct cr_flow_result *res);
 /* The actor's person id, 0 when there is none. */
 int64_t flow_actor_id(const struct cr_flow_ctx *c);
 

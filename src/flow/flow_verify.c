@@ -79,48 +79,6 @@ cr_flow_app_certs(const struct cr_flow_ctx *c, int64_t app_id, struct cr_cert_vi
 	return cr_db_app_certs(c->db, app.id, out, CR_FLOW_MAX_CERTS, n);
 }
 
-/*
- * Loads the actor's application into res->app and checks it is where `action` applies: in state
- * `at` and, by the state machine, able to move on to `next`. False with the result set otherwise.
- */
-static bool
-load_at(const struct cr_flow_ctx *c, int64_t app_id, enum cr_app_state at, enum cr_app_state next,
-    struct cr_flow_result *res)
-{
-	enum cr_err err;
-
-	memset(res, 0, sizeof(*res));
-	if ((err = cr_flow_app_get(c, app_id, &res->app)) != CR_OK) {
-		memset(&res->app, 0, sizeof(res->app));
-		flow_result(res, err == CR_ERR_NOTFOUND ? CR_FLOW_REFUSED : CR_FLOW_UNAVAILABLE,
-		    err == CR_ERR_NOTFOUND ? CR_WHY_NOT_FOUND : CR_WHY_NONE, 0);
-		return false;
-	}
-	if (res->app.state != at || !cr_app_can_move(at, next)) {
-		flow_result(res, CR_FLOW_REFUSED, CR_WHY_WRONG_STEP, 0);
-		return false;
-	}
-	return true;
-}
-
-/*
- * After a failed write: a state change that lost a race (a double-submitted form, a second tab) is
- * a conflict with the winner's application in res->app; anything else is the store failing.
- */
-static void
-lost_or_failed(const struct cr_flow_ctx *c, enum cr_err err, struct cr_flow_result *res)
-{
-	struct cr_application now;
-
-	if (err == CR_ERR_CONFLICT && cr_db_app_get(c->db, res->app.id, flow_actor_id(c), &now) == CR_OK) {
-		res->app = now;
-		flow_result(res, CR_FLOW_CONFLICT, CR_WHY_NONE, 0);
-		return;
-	}
-	cr_error("verify", "application %lld: %s", (long long)res->app.id, cr_err_str(err));
-	flow_result(res, CR_FLOW_UNAVAILABLE, CR_WHY_NONE, 0);
-}
-
 /* ---- 「開始鑑別」 ---- */
 
 void
@@ -192,7 +150,7 @@ cr_flow_consent(const struct cr_flow_ctx *c, int64_t app_id, bool agreed, struct
 {
 	enum cr_err err;
 
-	if (!load_at(c, app_id, CR_APP_CONSENT, CR_APP_EMAILS, res))
+	if (!flow_load_at(c, app_id, CR_APP_CONSENT, CR_APP_EMAILS, res))
 		return;
 	if (!agreed) {
 		flow_result(res, CR_FLOW_REFUSED, CR_WHY_CONSENT_REQUIRED, 0);
@@ -201,7 +159,7 @@ cr_flow_consent(const struct cr_flow_ctx *c, int64_t app_id, bool agreed, struct
 	if ((err = cr_db_begin(c->db)) == CR_OK && (err = cr_db_app_consent(c->db, app_id, CR_CONSENT_VERSION, c->now)) == CR_OK)
 		err = flow_audit_app(c, "consent", app_id, "personal data collection, version " CR_CONSENT_VERSION);
 	if ((err = flow_commit(c, err)) != CR_OK) {
-		lost_or_failed(c, err, res);
+		flow_lost_or_failed(c, err, res);
 		return;
 	}
 	res->app.state = CR_APP_EMAILS;
@@ -216,7 +174,7 @@ static bool
 load_emails(const struct cr_flow_ctx *c, int64_t app_id, struct cr_email_check *e, size_t *n,
     struct cr_flow_result *res)
 {
-	if (!load_at(c, app_id, CR_APP_EMAILS, CR_APP_IDENTITY, res))
+	if (!flow_load_at(c, app_id, CR_APP_EMAILS, CR_APP_IDENTITY, res))
 		return false;
 	if (cr_db_app_emails(c->db, app_id, e, CR_FLOW_MAX_EMAILS, n) != CR_OK) {
 		flow_result(res, CR_FLOW_UNAVAILABLE, CR_WHY_NONE, 0);
@@ -435,7 +393,6 @@ cr_flow_emails_done(const struct cr_flow_ctx *c, int64_t app_id, struct cr_flow_
 {
 	struct cr_email_check e[CR_FLOW_MAX_EMAILS];
 	size_t n = 0;
-	enum cr_err err;
 
 	if (!load_emails(c, app_id, e, &n, res))
 		return;
@@ -445,13 +402,6 @@ cr_flow_emails_done(const struct cr_flow_ctx *c, int64_t app_id, struct cr_flow_
 			flow_result(res, CR_FLOW_REFUSED, CR_WHY_EMAILS_PENDING, 0);
 			return;
 		}
-	if ((err = cr_db_begin(c->db)) == CR_OK &&
-	    (err = cr_db_app_move(c->db, app_id, CR_APP_EMAILS, CR_APP_IDENTITY, c->now)) == CR_OK)
-		err = flow_audit_app(c, "emails_verified", app_id, "");
-	if ((err = flow_commit(c, err)) != CR_OK) {
-		lost_or_failed(c, err, res);
-		return;
-	}
-	res->app.state = CR_APP_IDENTITY;
-	flow_result(res, CR_FLOW_DONE, CR_WHY_NONE, 0);
+	/* The step is finished only when DSI has answered: DSI down leaves it here to try again. */
+	flow_identity_check(c, res);
 }

@@ -265,6 +265,8 @@ struct cr_application {
 	enum cr_app_state state;
 	time_t consent_at;   /* 0 until consent */
 	time_t created_at;
+	char consent_version[32];
+	char counter_reason[32]; /* why step 2 sent it to the registry counter ("" otherwise) */
 };
 
 /* A certificate as shown to its holder (R5.1). */
@@ -319,5 +321,75 @@ enum cr_err cr_db_code_used(struct cr_db *db, int64_t code_id, time_t now);
    Inside a transaction on PostgreSQL this also locks the address until the transaction ends, and
    code_latest locks the code's row, so limits and attempts hold with parallel requests. */
 enum cr_err cr_db_code_stats(struct cr_db *db, const char *email, time_t since, int *count, time_t *last_sent);
+
+/* ---- identity proofing, step 2 (SPEC R6; store_identity.c) ----
+   Evidence rows are only ever added; the purge after the retention period drops the sealed
+   answers and photo files and keeps the hashes and results. */
+#define CR_DIGEST_HEX 65
+
+/* One DSI resident lookup and its comparison with the registration data. */
+struct cr_id_check {
+	int64_t id, application_id, holder_id;
+	time_t at;
+	char outcome[16];                 /* match | mismatch | not_found */
+	bool name_ok, name_zh_ok, id_number_ok, card_valid;
+	char card_expires_on[11];
+	char dsi_transaction_id[65];
+	char dsi_queried_at[32];
+	char answer_sha256[CR_DIGEST_HEX]; /* of the answer as received */
+	const unsigned char *answer_sealed; /* insert only, borrowed: the answer sealed */
+	size_t answer_sealed_len;
+	char consent_version[32];
+	time_t consent_at;
+	bool purged;
+};
+enum cr_err cr_db_id_check_add(struct cr_db *db, const struct cr_id_check *c, int64_t *id);
+/* The newest check of an application; CR_ERR_NOTFOUND when none. */
+enum cr_err cr_db_id_check_latest(struct cr_db *db, int64_t app_id, struct cr_id_check *out);
+
+/* A photo the holder uploaded: the re-encoded JPEG, sealed in a file under the evidence directory. */
+struct cr_photo {
+	int64_t id, application_id, holder_id;
+	char file[96];                    /* name under identity.evidence_dir; "" once purged */
+	char sha256[CR_DIGEST_HEX];       /* of the re-encoded JPEG */
+	long bytes;
+	int width, height;
+	char source_format[8];            /* jpeg | png | tiff: what was uploaded */
+	time_t uploaded_at;
+};
+/* Adds the application's new current photo. The photo it replaces (if any) is marked replaced;
+   when no face comparison used it, its file name is given in replaced_file (else "") for the caller
+   to delete after commit, and the row is marked purged. */
+enum cr_err cr_db_photo_add(struct cr_db *db, const struct cr_photo *p, int64_t *id, char replaced_file[96]);
+/* The application's current photo; CR_ERR_NOTFOUND when none (or purged). */
+enum cr_err cr_db_photo_current(struct cr_db *db, int64_t app_id, struct cr_photo *out);
+
+/* One face comparison by DSI. */
+struct cr_face_check {
+	int64_t id, application_id, holder_id, photo_id;
+	time_t at;
+	int score_ppm, threshold_ppm;     /* millionths */
+	bool passed;
+	char algorithm[64], algorithm_version[32];
+	char dsi_transaction_id[65];
+	char answer_sha256[CR_DIGEST_HEX];
+	const unsigned char *answer_sealed; /* insert only, borrowed */
+	size_t answer_sealed_len;
+};
+enum cr_err cr_db_face_check_add(struct cr_db *db, const struct cr_face_check *f, int64_t *id);
+/* Failed comparisons of the application, and of the holder since `since` (any application). */
+enum cr_err cr_db_face_failures(struct cr_db *db, int64_t app_id, int64_t holder_id, time_t since, int *app_failed,
+    int *holder_failed);
+
+/* Moves an application from `from` to the registry counter with its reason; CR_ERR_CONFLICT when it
+   is not in `from` any more. */
+enum cr_err cr_db_app_to_counter(struct cr_db *db, int64_t app_id, enum cr_app_state from, const char *reason,
+    time_t now);
+
+/* The retention purge: photos uploaded and checks made before `before` that are not purged yet, at
+   most max photos per call. Their sealed answers are dropped, the photos' file names are put in
+   files[0..*nfiles) for the caller to delete before committing; *checks counts the checks purged. */
+enum cr_err cr_db_evidence_purge(struct cr_db *db, time_t before, time_t now, char (*files)[96], size_t max,
+    size_t *nfiles, long *checks);
 
 #endif

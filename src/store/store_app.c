@@ -3,6 +3,7 @@
  * verification codes; see store.h. Every read of an application is scoped by
  * its holder in SQL, so another holder's id finds nothing.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "db_int.h"
@@ -73,7 +74,7 @@ cr_db_app_certs(struct cr_db *db, int64_t app_id, struct cr_cert_view *out, size
 	return read_views(st, out, max, n, "application certs");
 }
 
-#define APP_COLS "id, holder_id, state, coalesce(consent_at, 0), created_at"
+#define APP_COLS "id, holder_id, state, coalesce(consent_at, 0), created_at, consent_version, counter_reason"
 
 static enum cr_err
 read_app(struct db_stmt *st, struct cr_application *a)
@@ -89,6 +90,8 @@ read_app(struct db_stmt *st, struct cr_application *a)
 			err = CR_ERR_INVALID;
 		a->consent_at = (time_t)db_col_int(st, 3);
 		a->created_at = (time_t)db_col_int(st, 4);
+		snprintf(a->consent_version, sizeof(a->consent_version), "%s", db_col_text(st, 5));
+		snprintf(a->counter_reason, sizeof(a->counter_reason), "%s", db_col_text(st, 6));
 	} else
 		err = rc == DB_DONE ? CR_ERR_NOTFOUND : db_err(st, "application");
 	db_reset(st);

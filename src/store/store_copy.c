@@ -38,8 +38,10 @@ struct copy_table {
 #define P8 P7 ", $8"
 #define P9 P8 ", $9"
 #define P10 P9 ", $10"
-#define P14 P10 ", $11, $12, $13, $14"
+#define P12 P10 ", $11, $12"
+#define P14 P12 ", $13, $14"
 #define P16 P14 ", $15, $16"
+#define P17 P16 ", $17"
 
 TABLE_SQL(ORG, "organisations", "id, code, name", "id", P3)
 TABLE_SQL(PEOPLE, "people",
@@ -57,12 +59,22 @@ TABLE_SQL(OUTBOX, "outbox",
     "id, kind, to_addr, subject, message_id, sealed, state, tries, next_attempt_at, claimed_by, claimed_until,"
     " last_error, created_at, sent_at", "id", P14)
 TABLE_SQL(NOTICES, "notices", "cert_id, not_after, kind, outbox_id, created_at", "cert_id, not_after, kind", P5)
-TABLE_SQL(APPS, "applications", "id, holder_id, state, consent_at, consent_version, created_at, updated_at", "id",
-    P7)
+TABLE_SQL(APPS, "applications",
+    "id, holder_id, state, consent_at, consent_version, created_at, updated_at, counter_reason", "id", P8)
 TABLE_SQL(APPCERTS, "application_certs", "application_id, cert_id", "application_id, cert_id", P2)
 TABLE_SQL(CHECKS, "email_checks", "application_id, email, verified_at", "application_id, email", P3)
 TABLE_SQL(CODES, "email_codes", "id, application_id, email, code_hash, created_at, expires_at, attempts, used_at",
     "id", P8)
+TABLE_SQL(IDCHECKS, "identity_checks",
+    "id, application_id, holder_id, at, outcome, name_ok, name_zh_ok, id_number_ok, card_valid, card_expires_on,"
+    " dsi_transaction_id, dsi_queried_at, answer_sha256, answer_sealed, consent_version, consent_at, purged_at", "id",
+    P17)
+TABLE_SQL(PHOTOS, "photos",
+    "id, application_id, holder_id, file, sha256, bytes, width, height, source_format, uploaded_at, replaced_at,"
+    " purged_at", "id", P12)
+TABLE_SQL(FACES, "face_checks",
+    "id, application_id, holder_id, photo_id, at, score_ppm, threshold_ppm, passed, algorithm, algorithm_version,"
+    " dsi_transaction_id, answer_sha256, answer_sealed, purged_at", "id", P14)
 
 static const char ORG_SETVAL_PG[] = SETVAL_PG("organisations");
 static const char PEOPLE_SETVAL_PG[] = SETVAL_PG("people");
@@ -70,6 +82,9 @@ static const char CERTS_SETVAL_PG[] = SETVAL_PG("certificates");
 static const char OUTBOX_SETVAL_PG[] = SETVAL_PG("outbox");
 static const char APPS_SETVAL_PG[] = SETVAL_PG("applications");
 static const char CODES_SETVAL_PG[] = SETVAL_PG("email_codes");
+static const char IDCHECKS_SETVAL_PG[] = SETVAL_PG("identity_checks");
+static const char PHOTOS_SETVAL_PG[] = SETVAL_PG("photos");
+static const char FACES_SETVAL_PG[] = SETVAL_PG("face_checks");
 
 #define T(var, tbl, types, setval) {tbl, types, var##_SEL, var##_INS, var##_CNT, setval}
 
@@ -86,10 +101,13 @@ static const struct copy_table tables[] = {
 	T(AUDIT, "audit_log", "iittttttt", NULL),
 	T(OUTBOX, "outbox", "ittttbtiititii", OUTBOX_SETVAL_PG),
 	T(NOTICES, "notices", "iitii", NULL),
-	T(APPS, "applications", "iititii", APPS_SETVAL_PG),
+	T(APPS, "applications", "iititiit", APPS_SETVAL_PG),
 	T(APPCERTS, "application_certs", "ii", NULL),
 	T(CHECKS, "email_checks", "iti", NULL),
 	T(CODES, "email_codes", "iitbiiii", CODES_SETVAL_PG),
+	T(IDCHECKS, "identity_checks", "iiiitiiiittttbtii", IDCHECKS_SETVAL_PG),
+	T(PHOTOS, "photos", "iiittiiitiii", PHOTOS_SETVAL_PG),
+	T(FACES, "face_checks", "iiiiiiiittttbi", FACES_SETVAL_PG),
 };
 
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))

@@ -47,6 +47,7 @@ step_url(const struct cr_application *app, char *out, size_t outlen)
 	static const char *const paths[CR_APP_STATE_COUNT] = {
 		[CR_APP_CONSENT] = "consent", [CR_APP_EMAILS] = "emails", [CR_APP_IDENTITY] = "identity",
 		[CR_APP_CONFIRM] = "identity", [CR_APP_SUBMITTED] = "identity", [CR_APP_CANCELLED] = "verify",
+		[CR_APP_COUNTER] = "identity",
 	};
 
 	if (app->state == CR_APP_CANCELLED)

@@ -34,6 +34,7 @@ test_steps(void **state)
 	assert_int_equal(cr_app_step(CR_APP_CONFIRM), 3);
 	assert_int_equal(cr_app_step(CR_APP_SUBMITTED), 4);
 	assert_int_equal(cr_app_step(CR_APP_CANCELLED), 0);
+	assert_int_equal(cr_app_step(CR_APP_COUNTER), 2);
 }
 
 static void
@@ -52,6 +53,15 @@ test_moves(void **state)
 	assert_false(cr_app_can_move(CR_APP_SUBMITTED, CR_APP_CANCELLED));
 	assert_false(cr_app_can_move(CR_APP_CANCELLED, CR_APP_CONSENT));
 	assert_false(cr_app_can_move((enum cr_app_state)9, CR_APP_EMAILS));
+	/* Step 2 may stop the online path; nothing online moves it on from there. */
+	assert_true(cr_app_can_move(CR_APP_EMAILS, CR_APP_COUNTER));
+	assert_true(cr_app_can_move(CR_APP_IDENTITY, CR_APP_COUNTER));
+	assert_false(cr_app_can_move(CR_APP_CONSENT, CR_APP_COUNTER));
+	assert_false(cr_app_can_move(CR_APP_CONFIRM, CR_APP_COUNTER));
+	assert_false(cr_app_can_move(CR_APP_COUNTER, CR_APP_CONFIRM));
+	assert_false(cr_app_can_move(CR_APP_COUNTER, CR_APP_IDENTITY));
+	assert_true(cr_app_can_move(CR_APP_COUNTER, CR_APP_CANCELLED));
+	assert_true(cr_app_is_open(CR_APP_COUNTER));
 }
 
 static void
