@@ -117,10 +117,13 @@ cr_cmd_init(const struct cr_config *cfg, int argc, char **argv)
 	if (ensure_dir(path, 0700) != CR_OK)
 		return 1;
 	/* The outbox key seals queued mail at rest, in every mode. */
-	if (cr_seal_key_create(cfg->outbox_key_file) != CR_OK || cr_seal_key_create(cfg->codes_key_file) != CR_OK)
+	if (cr_seal_key_create(cfg->outbox_key_file) != CR_OK || cr_seal_key_create(cfg->codes_key_file) != CR_OK ||
+	    cr_seal_key_create(cfg->evidence_key_file) != CR_OK || ensure_dir(cfg->evidence_dir, 0700) != CR_OK)
 		return 1;
 	if (cfg->dev) {
-		if (ensure_secret(cfg->govid_client_secret_file) != CR_OK)
+		/* govsim reads the same DSI key (scripts/run.sh, the test harness). */
+		if (ensure_secret(cfg->govid_client_secret_file) != CR_OK ||
+		    (cfg->dsi_api_key_file[0] != '\0' && ensure_secret(cfg->dsi_api_key_file) != CR_OK))
 			return 1;
 		snprintf(path, sizeof(path), "%s/pki", cfg->var_dir);
 		if (cr_pki_dev_init(path) != CR_OK)

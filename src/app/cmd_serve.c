@@ -16,6 +16,7 @@
 #include "adapters/httpc.h"
 #include "adapters/mail.h"
 #include "app/commands.h"
+#include "flow/flow.h"
 #include "jobs/jobs.h"
 #include "util/crypto.h"
 #include "util/lang.h"
@@ -59,6 +60,20 @@ css_version(const struct cr_static_files *s, char out[16])
 		snprintf(out, 16, "%.8s", etag + 1);
 }
 
+/* The DSI client. In production DSI is reached over https only (fail closed). */
+static enum cr_err
+open_dsi(const struct cr_config *cfg, struct cr_dsi **out)
+{
+	struct cr_dsi_config dc = {cfg->dsi_base_url, cfg->dsi_api_key_file, cfg->dsi_client_cert, cfg->dsi_client_key,
+	    cfg->dsi_ca_file, cfg->dsi_connect_timeout_ms, cfg->dsi_timeout_ms};
+
+	if (!cfg->dev && strncmp(cfg->dsi_base_url, "https://", 8) != 0) {
+		cr_error("serve", "dsi.base_url must be an https:// URL in production");
+		return CR_ERR_CONFIG;
+	}
+	return cr_dsi_new(&dc, out);
+}
+
 int
 cr_cmd_serve(const struct cr_config *cfg, int argc, char **argv, const sigset_t *stop)
 {
@@ -86,7 +101,8 @@ cr_cmd_serve(const struct cr_config *cfg, int argc, char **argv, const sigset_t 
 		goto out;
 	}
 	if (cr_seal_key_load(cfg->outbox_key_file, &app.outbox_key) != CR_OK ||
-	    cr_seal_key_load(cfg->codes_key_file, &app.codes_key) != CR_OK)
+	    cr_seal_key_load(cfg->codes_key_file, &app.codes_key) != CR_OK ||
+	    cr_seal_key_load(cfg->evidence_key_file, &app.evidence_key) != CR_OK || open_dsi(cfg, &app.dsi) != CR_OK)
 		goto out;
 	app.mailer = (struct cr_mailer){cfg, app.tmpl, &app.outbox_key};
 	app.flow = (struct cr_flow_env){
@@ -99,7 +115,17 @@ cr_cmd_serve(const struct cr_config *cfg, int argc, char **argv, const sigset_t 
 		.codes_key = app.codes_key.k,
 		.mailer = &app.mailer,
 		.govid = app.govid,
+		.dsi = app.dsi,
+		.evidence_key = &app.evidence_key,
+		.evidence_dir = cfg->evidence_dir,
+		.photo = CR_IMAGE_LIMITS_DEFAULT,
+		.face_threshold = cfg->face_threshold,
+		.face_tries_per_app = cfg->face_tries_per_app,
+		.face_tries_per_holder = cfg->face_tries_per_holder,
+		.face_tries_window_days = cfg->face_tries_window_days,
+		.evidence_retention_days = cfg->evidence_retention_days,
 	};
+	app.flow.photo.max_bytes = (size_t)cfg->photo_max_bytes;
 	{
 		struct cr_db *db = cr_store_get(app.store);
 		int v = 0;
@@ -125,6 +151,7 @@ cr_cmd_serve(const struct cr_config *cfg, int argc, char **argv, const sigset_t 
 out:
 	cr_server_stop(srv);
 	cr_govid_free(app.govid);
+	cr_dsi_free(app.dsi);
 	json_decref(app.locales);
 	cr_static_free(app.statics);
 	cr_tmpl_set_free(app.tmpl);
@@ -132,6 +159,7 @@ out:
 	sodium_memzero(secret, sizeof(secret));
 	sodium_memzero(&app.outbox_key, sizeof(app.outbox_key));
 	sodium_memzero(&app.codes_key, sizeof(app.codes_key));
+	sodium_memzero(&app.evidence_key, sizeof(app.evidence_key));
 	return rc;
 }
 
@@ -147,6 +175,15 @@ purge_pass(const struct cr_config *cfg, struct cr_store *st, time_t now)
 	    now - (time_t)cfg->session_absolute_minutes * 60, &sessions);
 	if (err == CR_OK)
 		err = cr_db_login_flows_purge(db, now - 3600, &flows);
+	if (err == CR_OK) {
+		/* Identity evidence past the retention period (ETSI TS 119 461 keeps it that long, no longer). */
+		struct cr_flow_env env = {.evidence_dir = cfg->evidence_dir,
+		    .evidence_retention_days = cfg->evidence_retention_days};
+		struct cr_flow_ctx c = {&env, db, now, NULL, NULL};
+		long evidence = 0;
+
+		err = cr_flow_evidence_purge(&c, &evidence);
+	}
 	cr_store_put(st, db);
 	if (err == CR_OK && (sessions > 0 || flows > 0))
 		cr_info("jobs", "purged %ld expired sessions and %ld abandoned login flows", sessions, flows);

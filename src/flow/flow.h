@@ -61,7 +61,7 @@ struct cr_flow_ctx {
 	struct cr_db *db;
 	time_t now;
 	const struct cr_person *actor; /* the authenticated person; NULL before login */
-	const char *ip;                /* client address, for the audit log ("" when none) */
+	const char *ip;                /* client address, for the audit log ("" when none; NULL: a job) */
 };
 
 enum cr_flow_outcome {

@@ -24,7 +24,8 @@ flow_audit(const struct cr_flow_ctx *c, const char *action, const char *object, 
 	if (c->actor != NULL)
 		snprintf(actor, sizeof(actor), "person:%lld", (long long)c->actor->id);
 	else
-		snprintf(actor, sizeof(actor), "anonymous");
+		/* No actor and no client address: a background job acting for the CA. */
+		snprintf(actor, sizeof(actor), "%s", c->ip != NULL ? "anonymous" : "system");
 	return cr_db_audit(c->db, c->now, &(struct cr_audit){actor, action, object, c->ip ? c->ip : "", detail});
 }
 

@@ -36,6 +36,8 @@ struct cr_app {
 	struct cr_seal_key outbox_key; /* to queue mail and, in DEV, to show it at /dev/mail */
 	struct cr_mailer mailer;
 	struct cr_seal_key codes_key;  /* HMAC key of email-code hashes */
+	struct cr_seal_key evidence_key; /* seals photos and DSI answers */
+	struct cr_dsi *dsi;
 	struct cr_flow_env flow;         /* what the flow layer needs (points into the fields above) */
 };
 
