@@ -27,11 +27,40 @@ struct cr_server {
 	struct cr_proxy_list trusted; /* http.trusted_proxies, parsed once */
 };
 
+/* Small fields of a multipart upload (csrf, app): how many, and how long each may be. */
+#define UPLOAD_FIELDS 8
+#define UPLOAD_FIELD_CAP 4096u
+/* What a multipart body may carry besides the file: boundaries, part headers, small fields. */
+#define UPLOAD_OVERHEAD (64u * 1024u)
+
+struct upload_field {
+	char name[CR_FORM_MAX_NAME + 1];
+	struct cr_buf value;
+};
+
 /* Per-connection request state, from the first callback to completion. */
 struct pending {
 	struct cr_buf body;
 	bool too_big;
 	struct timespec t0;
+	/* A streamed multipart upload (upload routes only): the file part and the small fields. */
+	bool upload;
+	bool answered;       /* answered before the body was read: the rest is drained */
+	struct MHD_PostProcessor *pp;
+	struct cr_buf file;
+	bool file_too_big;
+	bool upload_bad;
+	int file_parts;
+	struct upload_field fields[UPLOAD_FIELDS];
+	size_t nfields;
+};
+
+/* Routes that take a file: the name of the file part. Everything else keeps the 64 KiB form cap. */
+static const struct {
+	const char *path;
+	const char *file_field;
+} upload_routes[] = {
+	{"/ecmp/certrenewal/identity/photo", "photo"},
 };
 
 struct route {
@@ -58,6 +87,10 @@ static const struct route routes[] = {
 	{"POST", "/ecmp/certrenewal/email/send", cr_page_email_send},
 	{"POST", "/ecmp/certrenewal/email/verify", cr_page_email_check},
 	{"GET", "/ecmp/certrenewal/identity", cr_page_identity},
+	{"POST", "/ecmp/certrenewal/identity/photo", cr_page_photo_upload},
+	{"GET", "/ecmp/certrenewal/identity/photo", cr_page_photo},
+	{"POST", "/ecmp/certrenewal/identity/face", cr_page_face_check},
+	{"GET", "/ecmp/certrenewal/confirm", cr_page_confirm},
 	{"GET", "/dev/mail", cr_page_dev_mail},
 	{"GET", "/dev/mail/message", cr_page_dev_mail_message},
 	{"GET", "/department", cr_page_department},
@@ -307,6 +340,96 @@ is_form(struct MHD_Connection *c)
 	return ct != NULL && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0;
 }
 
+static const char *
+upload_field_name(const char *method, const char *url)
+{
+	if (strcmp(method, "POST") != 0)
+		return NULL;
+	for (size_t i = 0; i < sizeof(upload_routes) / sizeof(upload_routes[0]); i++)
+		if (strcmp(url, upload_routes[i].path) == 0)
+			return upload_routes[i].file_field;
+	return NULL;
+}
+
+static bool
+is_multipart(struct MHD_Connection *c)
+{
+	const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+	return ct != NULL && strncasecmp(ct, "multipart/form-data", 19) == 0;
+}
+
+/* One piece of one part of a multipart body (libmicrohttpd's post processor). */
+static enum MHD_Result
+on_part(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename, const char *content_type,
+    const char *transfer_encoding, const char *data, uint64_t off, size_t size)
+{
+	struct pending *p = cls;
+	struct upload_field *f = NULL;
+
+	(void)kind;
+	(void)filename;
+	(void)content_type;
+	(void)transfer_encoding;
+	if (key == NULL)
+		return MHD_YES;
+	if (strcmp(key, "photo") == 0) {
+		/* Two file parts would be one file made of both: refused. */
+		if (off == 0 && ++p->file_parts > 1)
+			p->upload_bad = true;
+		if (!p->file_too_big && size > 0 && cr_buf_add(&p->file, data, size) != CR_OK) {
+			/* Over the cap: what follows is read and dropped, and the handler says so. */
+			p->file_too_big = true;
+			cr_buf_free_secret(&p->file);
+		}
+		return MHD_YES;
+	}
+	for (size_t i = 0; i < p->nfields; i++)
+		if (strcmp(p->fields[i].name, key) == 0)
+			f = &p->fields[i];
+	if (f == NULL) {
+		if (p->nfields == UPLOAD_FIELDS || strlen(key) > CR_FORM_MAX_NAME) {
+			p->upload_bad = true;
+			return MHD_YES;
+		}
+		f = &p->fields[p->nfields++];
+		snprintf(f->name, sizeof(f->name), "%s", key);
+		cr_buf_init(&f->value, UPLOAD_FIELD_CAP);
+	} else if (off == 0)
+		p->upload_bad = true; /* a repeated field, as cr_form_parse refuses */
+	if (size > 0 && cr_buf_add(&f->value, data, size) != CR_OK)
+		p->upload_bad = true;
+	return MHD_YES;
+}
+
+/* The first call of an upload route: the post processor, or the verdict on a declared length. */
+static void
+upload_begin(struct cr_server *srv, struct MHD_Connection *c, struct pending *p)
+{
+	size_t cap = srv->app->flow.photo.max_bytes;
+	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+
+	p->upload = true;
+	cr_buf_init(&p->file, cap);
+	if (cl != NULL && strtoull(cl, NULL, 10) > cap + UPLOAD_OVERHEAD) {
+		p->file_too_big = true;
+		return;
+	}
+	if ((p->pp = MHD_create_post_processor(c, 65536, on_part, p)) == NULL)
+		p->upload_bad = true;
+}
+
+/* The small fields of an upload as the request's form. */
+static void
+upload_form(struct pending *p, struct cr_req *req)
+{
+	for (size_t i = 0; i < p->nfields && !req->body_malformed; i++) {
+		const struct upload_field *f = &p->fields[i];
+		if (cr_form_add(&req->form, &(struct cr_form_rules){32, false, false}, f->name, strlen(f->name),
+		        f->value.data ? f->value.data : "", f->value.len) != CR_OK)
+			req->body_malformed = true;
+	}
+}
+
 static enum MHD_Result
 handle(struct cr_server *srv, struct MHD_Connection *c, const char *url, const char *method, struct pending *p)
 {
@@ -329,7 +452,12 @@ handle(struct cr_server *srv, struct MHD_Connection *c, const char *url, const c
 	cr_buf_init(&resp.body, 4u * 1024u * 1024u);
 	req.lang = pick_lang(&req, &resp);
 	req.body_too_big = p->too_big;
-	if (strcmp(method, "POST") == 0 && !p->too_big && p->body.len > 0) {
+	if (p->upload) {
+		req.upload = p->file;
+		req.upload_too_big = p->file_too_big;
+		req.body_malformed = p->upload_bad;
+		upload_form(p, &req);
+	} else if (strcmp(method, "POST") == 0 && !p->too_big && p->body.len > 0) {
 		if (!is_form(c) || cr_form_parse(p->body.data, p->body.len, &req.form) != CR_OK)
 			req.body_malformed = true;
 	}
@@ -382,6 +510,17 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 		cr_buf_init(&p->body, BODY_CAP);
 		clock_gettime(CLOCK_MONOTONIC, &p->t0);
 		*con_cls = p;
+		if (upload_field_name(method, url) != NULL && is_multipart(c)) {
+			upload_begin(cls, c, p);
+			/* Over the cap as declared: the page says so before the body is read. */
+			if (p->file_too_big) {
+				cr_warn("http", "%s %s refused: Content-Length %s over the upload cap", method, url,
+				    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length"));
+				p->answered = true;
+				return handle(cls, c, url, method, p);
+			}
+			return MHD_YES;
+		}
 		/* A declared length over the cap is refused before any of the body is read. */
 		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
 		if (cl != NULL && strtoull(cl, NULL, 10) > BODY_CAP) {
@@ -389,6 +528,16 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 			cr_warn("http", "%s %s refused: Content-Length %s over %u", method, url, cl, BODY_CAP);
 			return refuse_early(c, 413);
 		}
+		return MHD_YES;
+	}
+	if (p->answered) {
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_data_size != 0 && p->upload) {
+		if (p->pp != NULL && MHD_post_process(p->pp, upload_data, *upload_data_size) != MHD_YES)
+			p->upload_bad = true;
+		*upload_data_size = 0;
 		return MHD_YES;
 	}
 	if (*upload_data_size != 0) {
@@ -411,7 +560,12 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_Reque
 	(void)toe;
 	if (p == NULL)
 		return;
+	if (p->pp != NULL)
+		MHD_destroy_post_processor(p->pp);
 	cr_buf_free_secret(&p->body);
+	cr_buf_free_secret(&p->file);
+	for (size_t i = 0; i < p->nfields; i++)
+		cr_buf_free_secret(&p->fields[i].value);
 	free(p);
 	*con_cls = NULL;
 }

@@ -53,6 +53,9 @@ struct cr_req {
 	struct cr_form form;     /* parsed body of a form POST */
 	bool body_too_big;
 	bool body_malformed;
+	/* The file part of a streamed multipart upload (server.c, upload routes only). */
+	struct cr_buf upload;
+	bool upload_too_big;     /* the file was over its cap: what arrived was dropped */
 	/* Header, query argument and cookie lookups (server.c). */
 	const char *(*header)(struct cr_req *, const char *name);
 	const char *(*query)(struct cr_req *, const char *name);
@@ -120,6 +123,30 @@ void cr_session_cookie(struct cr_req *req, struct cr_resp *resp, const char *val
 /* Whether the form's csrf field matches the session's token (constant time). */
 bool cr_csrf_ok(struct cr_req *req);
 
+/* ---- the renewal wizard's shared parts (wizard.c) ---- */
+/* The application id of the query or form; 0 (found by nobody) when malformed. */
+int64_t cr_wiz_app_param(struct cr_req *req, bool from_form);
+/* The address index of the query or form; -1 (found by nobody) when malformed. */
+int cr_wiz_index_param(struct cr_req *req, bool from_form);
+/* The page of the step the application is at. */
+void cr_wiz_step_url(const struct cr_application *app, char *out, size_t outlen);
+/* A redirect to that page, with ?msg=KEY when msg is not NULL. */
+void cr_wiz_redirect_to_step(struct cr_resp *resp, const struct cr_application *app, const char *msg);
+/* POSTs need the CSRF token: false after answering 403 (nothing changed). */
+bool cr_wiz_csrf_ok(struct cr_req *req, struct cr_resp *resp);
+/* A localised message {text, ok} with {n} replaced by n. */
+json_t *cr_wiz_message(struct cr_req *req, const char *key, int n, bool ok);
+/* The context of a wizard page: texts, the step header, the application id (0: none) and a message
+   (consumed; NULL shows the ?msg= flash if there is one, json_null() none). */
+json_t *cr_wiz_ctx(struct cr_req *req, const char *title_key, int64_t app_id, int step, json_t *msg);
+/* Certificate cards as the seed shows them. */
+json_t *cr_wiz_certs_json(struct cr_req *req, const struct cr_cert_view *v, size_t n);
+/* Answers the results every page answers alike (not found, wrong step, conflict, store or DSI down);
+   false for what the caller answers itself. */
+bool cr_wiz_answered(struct cr_req *req, struct cr_resp *resp, const struct cr_flow_result *res);
+/* An application for a GET page: the holder's, else answers 404 (or 500) and returns false. */
+bool cr_wiz_load_app(struct cr_req *req, struct cr_resp *resp, struct cr_flow_ctx *c, struct cr_application *app);
+
 /* ---- handlers ---- */
 typedef void cr_handler(struct cr_req *req, struct cr_resp *resp);
 cr_handler cr_page_landing, cr_page_login, cr_page_callback, cr_page_logout;
@@ -129,7 +156,8 @@ cr_handler cr_page_dev_mail, cr_page_dev_mail_message;
 /* page_verify.c: identity verification step 1 (SPEC R5) */
 cr_handler cr_page_verify_list, cr_page_verify_start, cr_page_consent, cr_page_consent_post;
 cr_handler cr_page_emails, cr_page_email, cr_page_email_send, cr_page_email_check, cr_page_emails_next;
-cr_handler cr_page_identity;      /* page_dev.c: 404 outside DEV mode */
+/* page_identity.c: step 2 (SPEC R6) and the landing of step 3 */
+cr_handler cr_page_identity, cr_page_photo_upload, cr_page_photo, cr_page_face_check, cr_page_confirm;
 cr_handler cr_page_department, cr_page_department_decide; /* page_dept.c: coordinators only */
 
 #endif
