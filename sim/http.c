@@ -83,7 +83,8 @@ gs_reply_text(struct gs_req *r, unsigned status, const char *text)
 enum MHD_Result
 gs_reply_json(struct gs_req *r, unsigned status, json_t *j, const char *const *headers)
 {
-	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	/* Numbers with a fraction (DSI's score) in at most 6 significant digits, not 17. */
+	char *s = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
 	struct cr_buf b;
 	enum MHD_Result ret;
 
