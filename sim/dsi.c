@@ -388,32 +388,6 @@ transaction_id(char out[40])
 	sodium_bin2hex(out + 4, 40 - 4, rnd, sizeof(rnd));
 }
 
-/* Decodes %XX escapes of a path segment into out (outlen bytes); 0 on a bad escape, a NUL,
- * or an overlong result. (libmicrohttpd has already decoded the path; decoding what is left
- * is then a no-op unless the number itself holds a '%', which none does.) */
-static int
-percent_decode(const char *s, char *out, size_t outlen)
-{
-	size_t n = 0;
-
-	for (; *s != '\0'; s++) {
-		int c = (unsigned char)*s;
-
-		if (c == '%') {
-			int hi = cr_hexval(s[1]), lo = hi < 0 ? -1 : cr_hexval(s[2]);
-
-			if (hi < 0 || lo < 0 || (c = hi * 16 + lo) == 0)
-				return 0;
-			s += 2;
-		}
-		if (n + 1 >= outlen)
-			return 0;
-		out[n++] = (char)c;
-	}
-	out[n] = '\0';
-	return 1;
-}
-
 static void
 now_rfc3339(char out[32])
 {
@@ -427,11 +401,13 @@ now_rfc3339(char out[32])
 static enum MHD_Result
 resident(struct gs_req *r)
 {
-	char id[FIELD_MAX + 1], tx[40], at[32];
+	char tx[40], at[32];
 	const struct gs_resident *p;
-	const char *seg = r->path + sizeof(RESIDENTS_PREFIX) - 1;
+	/* libmicrohttpd has percent-decoded the path already (1234567%288%29 is 1234567(8) here);
+	 * decoding it again would make %2528 a '(' too. */
+	const char *id = r->path + sizeof(RESIDENTS_PREFIX) - 1;
 
-	if (!percent_decode(seg, id, sizeof(id)) || (p = find_resident(&r->gs->dsi, id)) == NULL)
+	if (strlen(id) > FIELD_MAX || (p = find_resident(&r->gs->dsi, id)) == NULL)
 		return dsi_error(r, MHD_HTTP_NOT_FOUND, "not_found");
 	transaction_id(tx);
 	now_rfc3339(at);

@@ -105,6 +105,10 @@ test('resident lookup: WONG, every member with its type', T, async () => {
     card_expires_on: macauDate(2150),
     card_status: 'valid',
   });
+  const pct = await getJson(`${base}/dsi/v1/residents/1234567%288%29`);
+  assert.equal(pct.status, 200, 'percent-encoded as the contract shows');
+  assert.equal(pct.body.resident.id_number, WONG_ID);
+  assert.equal((await getJson(`${base}/dsi/v1/residents/1234567%25288%2529`)).status, 404, 'decoded once only');
   const again = await resident(WONG_ID);
   assert.notEqual(again.body.transaction_id, r.body.transaction_id, 'a fresh transaction id each time');
 });
