@@ -19,6 +19,7 @@ SIM_PORT=${GOVSIM_PORT:-8081}
 BASE="http://127.0.0.1:$PORT"
 SIM="http://127.0.0.1:$SIM_PORT"
 SECRET_FILE=${CERTRENEW_GOVID_CLIENT_SECRET_FILE:-$VAR/secrets/govid_client_secret}
+DSI_KEY_FILE=$VAR/secrets/dsi_api_key
 HEALTH_WAIT=${HEALTH_WAIT:-15} # seconds
 
 say() { printf '%s\n' "$*"; }
@@ -98,6 +99,18 @@ fi
 
 mkdir -p "$VAR/log" "$VAR/run"
 
+# govsim's DSI API key (docs/internals/dsi.md): 32 random bytes in hex, made once, 0600.
+if [ ! -s "$DSI_KEY_FILE" ]; then
+	mkdir -p "$(dirname "$DSI_KEY_FILE")"
+	(
+		umask 077
+		head -c 32 /dev/urandom | od -An -v -tx1 | tr -d ' \n' >"$DSI_KEY_FILE.tmp"
+		printf '\n' >>"$DSI_KEY_FILE.tmp"
+	)
+	mv "$DSI_KEY_FILE.tmp" "$DSI_KEY_FILE"
+	say "created the DSI API key $DSI_KEY_FILE"
+fi
+
 # start NAME CMD...: in the background, detached from the terminal, output to var/log/NAME.log.
 start() {
 	name=$1
@@ -127,7 +140,8 @@ wait_healthy() {
 
 start govsim "$BIN/govsim" --listen "127.0.0.1:$SIM_PORT" --issuer "$SIM" --data-dir "$VAR/govsim" \
 	--people demo/people.json --client-id "$CERTRENEW_GOVID_CLIENT_ID" \
-	--client-secret-file "$SECRET_FILE" --redirect-uri "$CERTRENEW_BASE_URL/auth/callback"
+	--client-secret-file "$SECRET_FILE" --redirect-uri "$CERTRENEW_BASE_URL/auth/callback" \
+	--dsi-api-key-file "$DSI_KEY_FILE" --faces-dir sim/faces
 wait_healthy govsim "$SIM"
 start serve "$BIN/certrenew" serve
 wait_healthy serve "$BASE"
@@ -143,5 +157,6 @@ say ""
 say "certrenew (DEV) is running:"
 say "  portal:  $BASE/"
 say "  govsim:  $SIM/   (GovID login simulator: pick a demo account)"
+say "  DSI:     $SIM/dsi/v1/   (govsim; Authorization: Bearer \$(cat $DSI_KEY_FILE))"
 say "  logs:    $VAR/log/   pids: $VAR/run/"
 say "stop with: make stop   (or: sh scripts/run.sh stop)"

@@ -30,11 +30,13 @@
 #include "util/file.h"
 #include "util/form.h"
 #include "util/err.h"
+#include "media/image.h"
 
 #define GS_LOG "govsim"
 
 /* Caps on untrusted input and on memory. */
 #define GS_BODY_MAX      8192   /* form bodies of /login and /token */
+#define GS_DSI_BODY_MAX  (16u * 1024u * 1024u) /* POST /dsi/v1/face/compare (JSON, base64 image) */
 #define GS_FORM_FIELDS   32     /* fields in one form or query string */
 #define GS_TABLE_MAX     10000  /* entries in each in-memory table */
 #define GS_MAX_REDIRECTS 16     /* --redirect-uri options */
@@ -125,6 +127,51 @@ void gs_people_free(struct gs_people *p);
 /* Borrowed pointer into p, or NULL. */
 const struct gs_person *gs_people_find(const struct gs_people *p, const char *sub);
 
+/* ---- dsi_face.c: image similarity of a photo and a registered face ---- */
+
+/* The comparison features of one picture; read-only once made (any thread). */
+struct gs_face;
+
+/* Features of decoded pixels; *out freed with gs_face_free. CR_ERR_NOMEM. */
+enum cr_err gs_face_from_pixels(const struct cr_image *img, struct gs_face **out);
+/* Decodes an untrusted image (cr_image_decode, default limits) and makes its features;
+ * anything but CR_IMG_OK leaves *out NULL. */
+enum cr_image_verdict gs_face_from_bytes(const void *buf, size_t len, struct gs_face **out);
+void gs_face_free(struct gs_face *f);
+/* How similar probe is to the registered face, in [0, 1] ("govsim-ncc" 1.0). */
+double gs_face_score(const struct gs_face *registered, const struct gs_face *probe);
+
+/* ---- dsi.c: the Identification Services Bureau (docs/internals/dsi.md) ---- */
+
+/* One DSI resident: a people[] entry with a dsi object. Dates are Macau dates
+ * (YYYY-MM-DD) computed when govsim starts. */
+struct gs_resident {
+	char *id_number;
+	char *surname;
+	char *given_names;
+	char *name_zh;        /* may be "" */
+	char *card_number;
+	char *card_status;    /* valid | expired | revoked | lost | cancelled */
+	char card_issued_on[16];
+	char card_expires_on[16];
+	struct gs_face *face; /* NULL: no registered face */
+};
+
+struct gs_dsi {
+	char *api_key;        /* NULL: DSI is off (no --dsi-api-key-file) and its endpoints are 404 */
+	size_t n;
+	struct gs_resident *v;
+};
+
+/*
+ * Turns DSI on: reads the API key (one line), loads the registry from the
+ * people file and every registered face from faces_dir, validating strictly
+ * (a bad entry fails with a message). On error d is left empty.
+ */
+enum cr_err gs_dsi_load(const char *key_file, const char *people_file, const char *faces_dir,
+    struct gs_dsi *d);
+void gs_dsi_free(struct gs_dsi *d);
+
 /* ---- keys.c: the ES256 signing key ---- */
 
 struct gs_key;
@@ -152,6 +199,7 @@ struct gs {
 	struct gs_people people;
 	struct gs_key *key;
 	char *csp;             /* Content-Security-Policy of HTML pages */
+	struct gs_dsi dsi;     /* the DSI registry and its API key */
 
 	/* Guarded by lock. */
 	pthread_mutex_t lock;
@@ -169,7 +217,7 @@ struct gs_req {
 	const char *method;   /* borrowed from MHD for the request's life */
 	const char *url;      /* full path, for the log */
 	const char *path;     /* path below the issuer's prefix */
-	struct cr_buf body;   /* capped at GS_BODY_MAX */
+	struct cr_buf body;   /* capped at gs_body_cap() */
 	int body_too_big;
 	int answered;
 };
@@ -205,6 +253,19 @@ enum cr_err gs_oidc_init(struct gs *gs);
 void gs_oidc_fini(struct gs *gs);
 /* Dispatches a complete request (body read) to its endpoint. */
 enum MHD_Result gs_route(struct gs_req *r);
+
+/* ---- dsi.c: the DSI endpoints ---- */
+
+/* 1 if path (below the issuer's prefix; may be NULL) is a DSI endpoint. */
+int gs_dsi_path(const char *path);
+/* The largest request body accepted for method and path: GS_DSI_BODY_MAX for a face
+ * compare while DSI is on, GS_BODY_MAX for everything else. */
+size_t gs_body_cap(const struct gs *gs, const char *method, const char *path);
+/* Answers a DSI request; gs_route sends every gs_dsi_path here. */
+enum MHD_Result gs_dsi_route(struct gs_req *r);
+/* Called before the body is read: answers 404 (DSI off) or 401 (no or wrong key) at once, so that
+ * nobody uploads 16 MiB without the key. 1 if it answered (*ret is the result). */
+int gs_dsi_early_reject(struct gs_req *r, enum MHD_Result *ret);
 
 /* ---- page.c: the HTML pages ---- */
 

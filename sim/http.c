@@ -83,7 +83,8 @@ gs_reply_text(struct gs_req *r, unsigned status, const char *text)
 enum MHD_Result
 gs_reply_json(struct gs_req *r, unsigned status, json_t *j, const char *const *headers)
 {
-	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	/* Numbers with a fraction (DSI's score) in at most 6 significant digits, not 17. */
+	char *s = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
 	struct cr_buf b;
 	enum MHD_Result ret;
 
@@ -148,6 +149,8 @@ begin(struct gs *gs, struct MHD_Connection *c, const char *url, const char *meth
 {
 	struct gs_req *r;
 	const char *cl;
+	size_t cap;
+	enum MHD_Result ret;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return MHD_NO;
@@ -156,7 +159,9 @@ begin(struct gs *gs, struct MHD_Connection *c, const char *url, const char *meth
 	r->method = method;
 	r->url = url;
 	r->path = strip_prefix(gs->prefix, url);
-	cr_buf_init(&r->body, GS_BODY_MAX);
+	/* 8 KiB for forms; only a DSI face compare (a base64 photo) may send more. */
+	cap = gs_body_cap(gs, method, r->path);
+	cr_buf_init(&r->body, cap);
 	*con_cls = r;
 	cl = gs_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl != NULL) {
@@ -166,9 +171,12 @@ begin(struct gs *gs, struct MHD_Connection *c, const char *url, const char *meth
 		errno = 0;
 		v = strtoull(cl, &end, 10);
 		/* A clean 413 now, before reading anything, as MHD allows. */
-		if (errno != 0 || end == cl || *end != '\0' || v > GS_BODY_MAX)
+		if (errno != 0 || end == cl || *end != '\0' || v > cap)
 			return gs_reply_text(r, MHD_HTTP_CONTENT_TOO_LARGE, "body too large\n");
 	}
+	/* A DSI request without the key is refused before its body is read. */
+	if (gs_dsi_early_reject(r, &ret))
+		return ret;
 	return MHD_YES;
 }
 

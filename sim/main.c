@@ -6,6 +6,7 @@
  * usage: govsim --listen HOST:PORT --issuer URL --data-dir DIR
  *               --people FILE --client-id ID --client-secret-file FILE
  *               --redirect-uri URI [--redirect-uri URI ...]
+ *               [--dsi-api-key-file FILE [--faces-dir DIR]]
  */
 #include <getopt.h>
 #include <netdb.h>
@@ -21,6 +22,7 @@
 #include "util/log.h"
 
 #define SECRET_FILE_MAX 4096
+#define FACES_DIR_DEFAULT "sim/faces"
 
 struct opts {
 	const char *listen;
@@ -31,6 +33,8 @@ struct opts {
 	const char *secret_file;
 	const char *redirects[GS_MAX_REDIRECTS];
 	size_t n_redirects;
+	const char *dsi_key_file;  /* NULL: DSI off */
+	const char *faces_dir;
 };
 
 static void
@@ -39,7 +43,8 @@ usage(void)
 	fprintf(stderr,
 	    "usage: govsim --listen HOST:PORT --issuer URL --data-dir DIR --people FILE\n"
 	    "              --client-id ID --client-secret-file FILE\n"
-	    "              --redirect-uri URI [--redirect-uri URI ...]\n");
+	    "              --redirect-uri URI [--redirect-uri URI ...]\n"
+	    "              [--dsi-api-key-file FILE [--faces-dir DIR (default " FACES_DIR_DEFAULT ")]]\n");
 }
 
 /* Fills o from argv; 0 on success, -1 after printing what is wrong. */
@@ -54,12 +59,15 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "client-id", required_argument, NULL, 'c' },
 		{ "client-secret-file", required_argument, NULL, 's' },
 		{ "redirect-uri", required_argument, NULL, 'r' },
+		{ "dsi-api-key-file", required_argument, NULL, 'k' },
+		{ "faces-dir", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
 
 	memset(o, 0, sizeof(*o));
+	o->faces_dir = FACES_DIR_DEFAULT;
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'l': o->listen = optarg; break;
@@ -68,6 +76,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		case 'p': o->people = optarg; break;
 		case 'c': o->client_id = optarg; break;
 		case 's': o->secret_file = optarg; break;
+		case 'k': o->dsi_key_file = optarg; break;
+		case 'f': o->faces_dir = optarg; break;
 		case 'r':
 			if (o->n_redirects == GS_MAX_REDIRECTS) {
 				fprintf(stderr, "govsim: at most %d --redirect-uri\n", GS_MAX_REDIRECTS);
@@ -204,6 +214,7 @@ static void
 gs_cleanup(struct gs *gs)
 {
 	gs_oidc_fini(gs);
+	gs_dsi_free(&gs->dsi);
 	gs_key_free(gs->key);
 	gs_people_free(&gs->people);
 	for (size_t i = 0; i < gs->n_redirect_uris; i++)
@@ -217,6 +228,17 @@ gs_cleanup(struct gs *gs)
 	free(gs->csp);
 }
 
+/* DSI is on only with an API key; its registry is read from the people file. */
+static enum cr_err
+setup_dsi(struct gs *gs, const struct opts *o)
+{
+	if (o->dsi_key_file == NULL) {
+		cr_info(GS_LOG, "DSI off (no --dsi-api-key-file): /dsi/ answers 404");
+		return CR_OK;
+	}
+	return gs_dsi_load(o->dsi_key_file, o->people, o->faces_dir, &gs->dsi);
+}
+
 /* Everything but the network: configuration, accounts, key, tables. */
 static enum cr_err
 setup(struct gs *gs, const struct opts *o)
@@ -226,6 +248,7 @@ setup(struct gs *gs, const struct opts *o)
 	if ((err = set_issuer(gs, o->issuer)) != CR_OK ||
 	    (err = set_client(gs, o)) != CR_OK ||
 	    (err = gs_people_load(o->people, &gs->people)) != CR_OK ||
+	    (err = setup_dsi(gs, o)) != CR_OK ||
 	    (err = gs_key_open(o->data_dir, &gs->key)) != CR_OK ||
 	    (err = gs_page_csp(&gs->csp)) != CR_OK ||
 	    (err = gs_oidc_init(gs)) != CR_OK)

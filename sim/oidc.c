@@ -238,6 +238,8 @@ static const struct route routes[] = {
 enum MHD_Result
 gs_route(struct gs_req *r)
 {
+	if (gs_dsi_path(r->path))
+		return gs_dsi_route(r);
 	for (size_t i = 0; r->path != NULL && i < sizeof(routes) / sizeof(routes[0]); i++) {
 		const struct route *rt = &routes[i];
 		const char *const h[] = { "Allow", rt->allow, NULL };

@@ -8,7 +8,8 @@
 // Every wait is bounded; every child is killed when the test file ends or the process exits.
 
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, createWriteStream, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +22,7 @@ export const BIN_DIR = path.resolve(ROOT, process.env.CR_BIN_DIR || 'build');
 export const CERTRENEW = path.join(BIN_DIR, 'certrenew');
 export const GOVSIM = path.join(BIN_DIR, 'govsim');
 export const PEOPLE = path.join(ROOT, 'demo', 'people.json');
+export const FACES_DIR = path.join(ROOT, 'sim', 'faces');
 export const CLIENT_ID = 'certrenew';
 /** Which database the systems under test use: 'sqlite' (default) or 'postgres' (CR_TEST_DB=postgres). */
 export const DB_KIND = process.env.CR_TEST_DB === 'postgres' ? 'postgres' : 'sqlite';
@@ -194,9 +196,14 @@ export class System {
     sys.govsim = `http://127.0.0.1:${sys.simPort}`;
     sys.issuer = sys.govsim;
     sys.secretFile = path.join(sys.varDir, 'secrets', 'govid_client_secret');
+    // govsim's DSI API key (docs/internals/dsi.md); DSI lives under govsim's base URL.
+    sys.dsiKeyFile = path.join(sys.varDir, 'secrets', 'dsi_api_key');
+    sys.dsiBase = sys.govsim;
     sys.daemons = [];
     sys.env = sys.envFor(sys.issuer);
     run(CERTRENEW, ['init'], sys.env);
+    mkdirSync(path.dirname(sys.dsiKeyFile), { recursive: true, mode: 0o700 });
+    writeFileSync(sys.dsiKeyFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
     if (demoData) run(CERTRENEW, ['demo-data'], sys.env);
     return sys;
   }
@@ -258,6 +265,11 @@ export class System {
     return readFileSync(this.secretFile, 'utf8').trim();
   }
 
+  /** The DSI API key govsim expects as `Authorization: Bearer`. */
+  get dsiKey() {
+    return readFileSync(this.dsiKeyFile, 'utf8').trim();
+  }
+
   get redirectUri() {
     return `${this.base}/auth/callback`;
   }
@@ -271,6 +283,8 @@ export class System {
       '--client-id', CLIENT_ID,
       '--client-secret-file', this.secretFile,
       '--redirect-uri', this.redirectUri,
+      '--dsi-api-key-file', this.dsiKeyFile,
+      '--faces-dir', FACES_DIR,
     ], this.env, path.join(this.varDir, 'govsim.log'));
     this.daemons.push(d);
     this.govsimDaemon = d;
