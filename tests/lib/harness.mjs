@@ -202,8 +202,7 @@ export class System {
     sys.daemons = [];
     sys.env = sys.envFor(sys.issuer);
     run(CERTRENEW, ['init'], sys.env);
-    mkdirSync(path.dirname(sys.dsiKeyFile), { recursive: true, mode: 0o700 });
-    writeFileSync(sys.dsiKeyFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+    // `certrenew init` made the DEV DSI key (0600) that govsim is given too.
     if (demoData) run(CERTRENEW, ['demo-data'], sys.env);
     return sys;
   }
@@ -218,6 +217,8 @@ export class System {
       CERTRENEW_GOVID_ISSUER: issuer,
       CERTRENEW_GOVID_CLIENT_ID: CLIENT_ID,
       CERTRENEW_GOVID_CLIENT_SECRET_FILE: this.secretFile,
+      CERTRENEW_DSI_BASE_URL: this.dsiBase || issuer,
+      CERTRENEW_DSI_API_KEY_FILE: this.dsiKeyFile,
     };
     if (this.dbUrl) env.CERTRENEW_DATABASE_URL = this.dbUrl;
     else delete env.CERTRENEW_DATABASE_URL;
