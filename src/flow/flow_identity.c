@@ -144,6 +144,9 @@ record_id_check(const struct cr_flow_ctx *c, struct cr_application *app, const s
 		else
 			err = cr_db_app_to_counter(c->db, app->id, CR_APP_EMAILS, reason, c->now);
 	}
+	/* Step 1 ends here, with DSI's answer in the same transaction. */
+	if (err == CR_OK)
+		err = flow_audit_app(c, "emails_verified", app->id, "");
 	if (err == CR_OK)
 		err = flow_audit_app(c, match ? "identity_matched" : "identity_mismatch", app->id, detail);
 	free(sealed);
