@@ -45,7 +45,6 @@ struct dec {
 	const struct cr_image_limits *lim;
 	unsigned char *rgb;
 	int orientation;
-	enum cr_image_verdict verdict; /* what a longjmp means at this point */
 };
 
 static void
@@ -117,7 +116,6 @@ decode_run(struct dec *d, const unsigned char *buf, size_t len, uint32_t *w, uin
 	d->orientation = exif_orientation(ci);
 	ci->out_color_space = JCS_RGB;
 	ci->scale_num = ci->scale_denom = 1;
-	d->verdict = CR_IMG_CORRUPT;
 	jpeg_start_decompress(ci);
 	if (ci->output_width != ci->image_width || ci->output_height != ci->image_height ||
 	    ci->output_components != 3)
@@ -144,7 +142,8 @@ decode_jmp(struct dec *d, const unsigned char *buf, size_t len, struct cr_image 
 	uint32_t w = 0, h = 0;
 
 	if (setjmp(d->err.jb) != 0) {
-		v = d->err.pub.msg_code == JERR_OUT_OF_MEMORY ? CR_IMG_INTERNAL : d->verdict;
+		/* Any error or warning of libjpeg's: the file is damaged, or memory ran out. */
+		v = d->err.pub.msg_code == JERR_OUT_OF_MEMORY ? CR_IMG_INTERNAL : CR_IMG_CORRUPT;
 		jpeg_destroy_decompress(&d->ci);
 		return v;
 	}
@@ -176,7 +175,6 @@ cr_img_jpeg_decode(const unsigned char *buf, size_t len, const struct cr_image_l
 		return CR_IMG_INTERNAL;
 	d->lim = lim;
 	d->orientation = 1;
-	d->verdict = CR_IMG_CORRUPT;
 	quiet_errors(&d->err);
 	d->ci.err = &d->err.pub;
 	v = decode_jmp(d, buf, len, out);
