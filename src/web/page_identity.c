@@ -57,8 +57,10 @@ render_identity(struct cr_req *req, struct cr_resp *resp, int64_t app_id, unsign
 		snprintf(key, sizeof(key), "counter_%s", res.app.counter_reason);
 		json_object_set_new(ctx, "counter", json_true());
 		json_object_set_new(ctx, "counter_text", json_string(cr_text(req, key)));
-		if (v.checked && strcmp(v.check.outcome, "mismatch") == 0)
+		if (v.checked && strcmp(v.check.outcome, "mismatch") == 0) {
+			json_object_set_new(ctx, "has_compared", json_true());
 			json_object_set_new(ctx, "compared", compared_json(req, &v.check));
+		}
 	} else {
 		json_object_set_new(ctx, "online", json_true());
 		json_object_set_new(ctx, "has_photo", json_boolean(v.has_photo));
