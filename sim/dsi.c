@@ -237,22 +237,13 @@ find_resident(const struct gs_dsi *d, const char *id)
 static enum cr_err
 load_registry(const char *path, const char *faces_dir, struct gs_dsi *d)
 {
-	char *text = NULL;
-	size_t len, i;
+	size_t i;
 	json_t *root = NULL, *people, *p;
-	json_error_t jerr;
 	time_t now = gs_now();
 	enum cr_err err;
 
-	if ((err = cr_file_read(path, PEOPLE_FILE_MAX, 0, &text, &len)) != CR_OK) {
-		cr_error(GS_LOG, "%s: cannot read: %s", path, cr_err_str(err));
+	if ((err = gs_load_json(path, PEOPLE_FILE_MAX, &root)) != CR_OK)
 		goto out;
-	}
-	if ((root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
-		cr_error(GS_LOG, "%s:%d: %s", path, jerr.line, jerr.text);
-		err = CR_ERR_CONFIG;
-		goto out;
-	}
 	people = json_object_get(root, "people");
 	/* gs_people_load has checked that people is a bounded array of objects. */
 	if ((d->v = calloc(json_array_size(people) + 1, sizeof(*d->v))) == NULL) {
@@ -276,33 +267,14 @@ load_registry(const char *path, const char *faces_dir, struct gs_dsi *d)
 	}
 out:
 	json_decref(root);
-	free(text);
 	return err;
 }
 
-/* Reads the API key: one line of 1..MAX_SECRET printable bytes (a trailing newline is dropped). */
+/* Reads the API key: one line of a text file. */
 static enum cr_err
 read_key(const char *path, struct gs_dsi *d)
 {
-	struct stat st;
-	size_t n = 0;
-	enum cr_err err;
-
-	if ((err = cr_file_read(path, 4096, 0, &d->api_key, &n)) != CR_OK) {
-		cr_error(GS_LOG, "%s: cannot read the DSI API key: %s", path, cr_err_str(err));
-		return err;
-	}
-	while (n > 0 && (d->api_key[n - 1] == '\n' || d->api_key[n - 1] == '\r'))
-		d->api_key[--n] = '\0';
-	if (n == 0 || n > MAX_SECRET || gs_has_ctl(d->api_key) || strlen(d->api_key) != n ||
-	    strchr(d->api_key, ' ') != NULL) {
-		cr_error(GS_LOG, "%s: the DSI API key must be one line of 1..%d bytes, no spaces", path,
-		    MAX_SECRET);
-		return CR_ERR_CONFIG;
-	}
-	if (stat(path, &st) == 0 && (st.st_mode & 077) != 0)
-		cr_warn(GS_LOG, "%s: readable by others; chmod 600 is advised", path);
-	return CR_OK;
+	return gs_read_secret_line(path, "DSI API key", MAX_SECRET, &d->api_key);
 }
 
 enum cr_err

@@ -64,6 +64,12 @@ enum cr_err gs_html_append(struct cr_buf *b, const char *s);
 int gs_has_ctl(const char *s);
 /* 1 if s is space-separated list containing word. */
 int gs_has_word(const char *list, const char *word);
+/* Reads a secret file of one line (1..max bytes, no spaces or control characters; a trailing
+   newline is dropped) into *out (caller wipes and frees); what names it in messages. Warns when
+   the file is readable by others. */
+enum cr_err gs_read_secret_line(const char *path, const char *what, size_t max, char **out);
+/* Reads a JSON file of at most cap bytes (duplicate keys refused) into *out (caller decrefs). */
+enum cr_err gs_load_json(const char *path, size_t cap, json_t **out);
 /* Current wall-clock time in seconds. */
 time_t gs_now(void);
 

@@ -21,7 +21,6 @@
 #include "oidc.h"
 #include "util/log.h"
 
-#define SECRET_FILE_MAX 4096
 #define FACES_DIR_DEFAULT "sim/faces"
 
 struct opts {
@@ -127,28 +126,11 @@ set_issuer(struct gs *gs, const char *issuer)
 	return CR_OK;
 }
 
-/* Reads the client secret, dropping the trailing newline of a text file. */
+/* Reads the client secret: one line of a text file. */
 static enum cr_err
 read_secret(struct gs *gs, const char *path)
 {
-	struct stat st;
-	size_t n = 0;
-	enum cr_err err;
-
-	if ((err = cr_file_read(path, SECRET_FILE_MAX, 0, &gs->client_secret, &n)) != CR_OK) {
-		cr_error(GS_LOG, "%s: cannot read the client secret: %s", path, cr_err_str(err));
-		return err;
-	}
-	while (n > 0 && (gs->client_secret[n - 1] == '\n' || gs->client_secret[n - 1] == '\r'))
-		gs->client_secret[--n] = '\0';
-	if (n == 0 || n > MAX_SECRET || gs_has_ctl(gs->client_secret) || strlen(gs->client_secret) != n) {
-		cr_error(GS_LOG, "%s: the client secret must be one line of 1..%d bytes", path,
-		    MAX_SECRET);
-		return CR_ERR_CONFIG;
-	}
-	if (stat(path, &st) == 0 && (st.st_mode & 077) != 0)
-		cr_warn(GS_LOG, "%s: readable by others; chmod 600 is advised", path);
-	return CR_OK;
+	return gs_read_secret_line(path, "client secret", MAX_SECRET, &gs->client_secret);
 }
 
 static enum cr_err

@@ -115,28 +115,15 @@ load_array(json_t *arr, struct gs_people *out)
 enum cr_err
 gs_people_load(const char *path, struct gs_people *out)
 {
-	char *text = NULL;
-	size_t len;
 	json_t *root = NULL;
-	json_error_t jerr;
 	enum cr_err err;
 
 	memset(out, 0, sizeof(*out));
-	if ((err = cr_file_read(path, PEOPLE_FILE_MAX, 0, &text, &len)) != CR_OK) {
-		cr_error(GS_LOG, "%s: cannot read: %s", path, cr_err_str(err));
-		goto out;
-	}
-	if ((root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
-		cr_error(GS_LOG, "%s:%d: %s", path, jerr.line, jerr.text);
-		err = CR_ERR_CONFIG;
-		goto out;
-	}
-	err = load_array(json_object_get(root, "people"), out);
-out:
+	if ((err = gs_load_json(path, PEOPLE_FILE_MAX, &root)) == CR_OK)
+		err = load_array(json_object_get(root, "people"), out);
 	if (err != CR_OK)
 		gs_people_free(out);
 	json_decref(root);
-	free(text);
 	return err;
 }
 

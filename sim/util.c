@@ -4,10 +4,12 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sodium.h>
 
 #include "govsim.h"
+#include "util/log.h"
 
 enum cr_err
 gs_random_token(char **out)
@@ -111,4 +113,51 @@ time_t
 gs_now(void)
 {
 	return time(NULL);
+}
+
+enum cr_err
+gs_read_secret_line(const char *path, const char *what, size_t max, char **out)
+{
+	struct stat st;
+	size_t n = 0;
+	enum cr_err err;
+
+	*out = NULL;
+	if ((err = cr_file_read(path, 4096, 0, out, &n)) != CR_OK) {
+		cr_error(GS_LOG, "%s: cannot read the %s: %s", path, what, cr_err_str(err));
+		return err;
+	}
+	while (n > 0 && ((*out)[n - 1] == '\n' || (*out)[n - 1] == '\r'))
+		(*out)[--n] = '\0';
+	if (n == 0 || n > max || gs_has_ctl(*out) || strlen(*out) != n) {
+		cr_error(GS_LOG, "%s: the %s must be one line of 1..%zu bytes", path, what, max);
+		sodium_memzero(*out, n);
+		free(*out);
+		*out = NULL;
+		return CR_ERR_CONFIG;
+	}
+	if (stat(path, &st) == 0 && (st.st_mode & 077) != 0)
+		cr_warn(GS_LOG, "%s: readable by others; chmod 600 is advised", path);
+	return CR_OK;
+}
+
+enum cr_err
+gs_load_json(const char *path, size_t cap, json_t **out)
+{
+	char *text = NULL;
+	size_t len = 0;
+	json_error_t jerr;
+	enum cr_err err;
+
+	*out = NULL;
+	if ((err = cr_file_read(path, cap, 0, &text, &len)) != CR_OK) {
+		cr_error(GS_LOG, "%s: cannot read: %s", path, cr_err_str(err));
+		return err;
+	}
+	if ((*out = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+		cr_error(GS_LOG, "%s:%d: %s", path, jerr.line, jerr.text);
+		err = CR_ERR_CONFIG;
+	}
+	free(text);
+	return err;
 }
