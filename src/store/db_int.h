@@ -30,8 +30,8 @@ enum db_rc { DB_ROW, DB_DONE, DB_ERR };
 
 /* Every statement cache is sized for all statements of the store; running out is logged as a bug. */
 #define DB_STMT_CACHE 160
-/* Highest $n any statement uses. */
-#define DB_MAX_PARAMS 16
+/* Highest $n any statement uses (the copy of identity_checks binds 17). */
+#define DB_MAX_PARAMS 24
 
 struct db_stmt;
 

@@ -100,10 +100,13 @@ cr_page_photo_upload(struct cr_req *req, struct cr_resp *resp)
 		app_id = cr_wiz_app_param(req, false);
 	/* Too big changes nothing, so it is answered without the form (it may not have been read). */
 	if (req->upload_too_big) {
-		cr_warn("identity", "person %lld: photo over %zu bytes refused", (long long)req->person.id,
-		    req->app->flow.photo.max_bytes);
+		size_t cap = req->app->flow.photo.max_bytes;
+
+		cr_warn("identity", "person %lld: photo over %zu bytes refused", (long long)req->person.id, cap);
+		/* In whole MB when it is (the default 10 MB), else in KB: never "at most 0 MB". */
 		render_identity(req, resp, app_id, 413,
-		    cr_wiz_message(req, "photo_too_big", (int)(req->app->flow.photo.max_bytes >> 20), false));
+		    cap % (1u << 20) == 0 ? cr_wiz_message(req, "photo_too_big", (int)(cap >> 20), false)
+		                          : cr_wiz_message(req, "photo_too_big_kb", (int)(cap >> 10), false));
 		return;
 	}
 	if (!cr_wiz_csrf_ok(req, resp))

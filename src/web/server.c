@@ -36,6 +36,7 @@ struct cr_server {
 struct upload_field {
 	char name[CR_FORM_MAX_NAME + 1];
 	struct cr_buf value;
+	int starts; /* pieces at offset 0 with data: more than one is the field repeated */
 };
 
 /* Per-connection request state, from the first callback to completion. */
@@ -372,9 +373,11 @@ on_part(void *cls, enum MHD_ValueKind kind, const char *key, const char *filenam
 	(void)transfer_encoding;
 	if (key == NULL)
 		return MHD_YES;
+	/* libmicrohttpd may announce a part with an empty piece at offset 0 before its data, also at
+	   offset 0: a part starts with the first piece at offset 0 that has data. */
 	if (strcmp(key, "photo") == 0) {
 		/* Two file parts would be one file made of both: refused. */
-		if (off == 0 && ++p->file_parts > 1)
+		if (off == 0 && size > 0 && ++p->file_parts > 1)
 			p->upload_bad = true;
 		if (!p->file_too_big && size > 0 && cr_buf_add(&p->file, data, size) != CR_OK) {
 			/* Over the cap: what follows is read and dropped, and the handler says so. */
@@ -394,7 +397,8 @@ on_part(void *cls, enum MHD_ValueKind kind, const char *key, const char *filenam
 		f = &p->fields[p->nfields++];
 		snprintf(f->name, sizeof(f->name), "%s", key);
 		cr_buf_init(&f->value, UPLOAD_FIELD_CAP);
-	} else if (off == 0)
+	}
+	if (off == 0 && size > 0 && ++f->starts > 1)
 		p->upload_bad = true; /* a repeated field, as cr_form_parse refuses */
 	if (size > 0 && cr_buf_add(&f->value, data, size) != CR_OK)
 		p->upload_bad = true;

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import {
   startSystem, CookieJar, login, forms, elements, startTags, run, CERTRENEW, WONG, CHAN, LEI, TEST_TIMEOUT,
 } from '../lib/harness.mjs';
+import { dueHolders, demoPerson } from '../lib/demo.mjs';
 
 let sys;
 before(async () => {
@@ -16,6 +17,8 @@ after(async () => { if (sys) await sys.stop(); });
 
 const T = { timeout: TEST_TIMEOUT };
 const CTT_NAME = 'Direccao dos Servicos de Correios e Telecomunicacoes';
+/** renewal.horizon_days by default (src/config/config.c): what a coordinator decides on. */
+const HORIZON_DAYS = 60;
 
 /** Runs SQL on the portal's database (bounded); returns the rows as objects. */
 const sql = (query) => sys.sql(query);
@@ -125,19 +128,27 @@ test('the coordinator sees their organisation\'s certificates and no other', T, 
   assert.match(elements(page.html, 'h1')[0].text, /部門確認續期/);
   assert.ok(page.html.includes(CTT_NAME), 'the organisation\'s name is shown');
   const rows = parseRows(page.html);
+  // LEI coordinates CTT: the page holds exactly the certificates of CTT's demo holders within the horizon
+  // (derived from demo/people.json), among them WONG's; none of another organisation's (CHAN is DSF).
+  const lei = demoPerson(LEI.sub);
+  const mine = dueHolders({ org: lei.org, windowDays: HORIZON_DAYS });
+  assert.ok(mine.some((h) => h.sub === WONG.sub), 'WONG is one of them');
+  const expected = mine.flatMap((h) => certsOf(h.sub).map((c) => ({ ...c, holder: h.name })));
+  assert.equal(expected.length, mine.reduce((n, h) => n + h.certificates.length, 0), 'the demo certificates are loaded');
   const wong = certsOf(WONG.sub);
-  const chan = certsOf(CHAN.sub);
-  assert.equal(wong.length, 3);
-  assert.ok(chan.length > 0);
-  assert.deepEqual(rows.map((r) => r.id).sort((a, b) => a - b), wong.map((c) => c.id), 'exactly WONG\'s three');
-  for (const c of chan) {
-    assert.ok(!page.html.includes(c.serial), `CHAN's serial ${c.serial} is not on the page`);
+  assert.equal(wong.length, demoPerson(WONG.sub).certificates.length);
+  const others = dueHolders({ windowDays: HORIZON_DAYS }).filter((h) => h.org !== lei.org);
+  assert.ok(others.some((h) => h.sub === CHAN.sub), 'CHAN is of another organisation');
+  assert.deepEqual(rows.map((r) => r.id).sort((a, b) => a - b), expected.map((c) => c.id).sort((a, b) => a - b),
+    `exactly the certificates of ${mine.map((h) => h.name).join(', ')}`);
+  for (const h of others) {
+    for (const c of certsOf(h.sub)) assert.ok(!page.html.includes(c.serial), `${h.name}'s serial ${c.serial} is not on the page`);
+    assert.ok(!page.html.includes(h.name), `${h.name} is not on the page`);
   }
-  assert.ok(!page.html.includes(CHAN.name), 'CHAN is not on the page');
   const labels = { qualified: '政府機關合格證書', encryption: '政府機關加密證書', cloudsign: '政府“雲簽”帳戶' };
   for (const r of rows) {
-    const c = wong.find((x) => x.id === r.id);
-    assert.equal(r.holder, WONG.name);
+    const c = expected.find((x) => x.id === r.id);
+    assert.equal(r.holder, c.holder);
     assert.equal(r.type, c.type);
     assert.equal(r.typeLabel, labels[c.type]);
     assert.equal(r.serial, c.serial);
@@ -331,8 +342,13 @@ test('a coordinator of another organisation sees only theirs, and cannot decide 
   const page = await jar.fetch(`${sys.base}/department`);
   assert.equal(page.status, 200);
   const rows = parseRows(page.html);
-  assert.deepEqual(rows.map((r) => r.id).sort((a, b) => a - b), certsOf(CHAN.sub).map((c) => c.id));
+  const dsfHolders = dueHolders({ org: demoPerson(CHAN.sub).org, windowDays: HORIZON_DAYS });
+  assert.deepEqual(rows.map((r) => r.id).sort((a, b) => a - b),
+    dsfHolders.flatMap((h) => certsOf(h.sub).map((c) => c.id)).sort((a, b) => a - b), 'exactly DSF\'s certificates');
   assert.ok(!page.html.includes(WONG.name) && !page.html.includes(CTT_NAME), 'nothing of CTT');
+  for (const h of dueHolders({ org: demoPerson(LEI.sub).org, windowDays: HORIZON_DAYS })) {
+    assert.ok(!page.html.includes(h.name), `${h.name} (CTT) is not on the page`);
+  }
   const before = snapshot();
   const res = await decide(jar, { csrf: bulkCsrf(page.html), decision: 'declined', cert: String(certsOf(WONG.sub)[0].id) });
   assertRefused(res, 403, 'DSF coordinator deciding for CTT');

@@ -1,5 +1,6 @@
 // `certrenew migrate-sqlite-to-postgres` (issue 5): a DEV installation on SQLite with demo data and some
-// activity (logins, a notice run, identity-verification steps up to a code sent) is copied into
+// activity (logins, a notice run, identity-verification steps up to a code sent; CHAN through step 2 with a
+// photo and a failed face comparison, so the evidence tables and their sealed blobs are there too) is copied into
 // an empty PostgreSQL database; then
 //   - every table has the same rows on both sides (counts, and ids, blobs and NULLs compared column by column);
 //   - `certrenew audit-verify` passes on the PostgreSQL URL;
@@ -14,8 +15,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 import {
-  System, DB_KIND, CERTRENEW, CookieJar, WONG, login, parsePending, run, ROOT,
+  System, DB_KIND, CERTRENEW, CookieJar, WONG, CHAN, login, parsePending, run, ROOT,
 } from '../lib/harness.mjs';
+import { toIdentity, upload, faceCheck, face } from '../lib/identity.mjs';
 import { sharedPg, pgRows } from '../lib/postgres.mjs';
 import { P, Wizard } from '../lib/verify.mjs';
 
@@ -39,12 +41,20 @@ const TABLES = {
   outbox: ['id, kind, to_addr, subject, message_id, HEX(sealed) AS sealed, state, tries, next_attempt_at, claimed_by,'
     + ' claimed_until, last_error, created_at, sent_at', 'id'],
   notices: ['cert_id, not_after, kind, outbox_id, created_at', 'cert_id, not_after, kind'],
-  applications: ['id, holder_id, state, consent_at, consent_version, created_at, updated_at', 'id'],
+  applications: ['id, holder_id, state, consent_at, consent_version, created_at, updated_at, counter_reason', 'id'],
   application_certs: ['application_id, cert_id', 'application_id, cert_id'],
   email_checks: ['application_id, email, verified_at', 'application_id, email'],
   email_codes: ['id, application_id, email, HEX(code_hash) AS code_hash, created_at, expires_at, attempts, used_at', 'id'],
+  identity_checks: ['id, application_id, holder_id, at, outcome, name_ok, name_zh_ok, id_number_ok, card_valid,'
+    + ' card_expires_on, dsi_transaction_id, dsi_queried_at, answer_sha256, HEX(answer_sealed) AS answer_sealed,'
+    + ' consent_version, consent_at, purged_at', 'id'],
+  photos: ['id, application_id, holder_id, file, sha256, bytes, width, height, source_format, uploaded_at, replaced_at,'
+    + ' purged_at', 'id'],
+  face_checks: ['id, application_id, holder_id, photo_id, at, score_ppm, threshold_ppm, passed, algorithm,'
+    + ' algorithm_version, dsi_transaction_id, answer_sha256, HEX(answer_sealed) AS answer_sealed, purged_at', 'id'],
 };
-const SERIAL = ['organisations', 'people', 'certificates', 'outbox', 'applications', 'email_codes'];
+const SERIAL = ['organisations', 'people', 'certificates', 'outbox', 'applications', 'email_codes', 'identity_checks',
+  'photos', 'face_checks'];
 
 let sys;
 let pg;
@@ -85,6 +95,11 @@ before(async () => {
   await w.consent(appId);
   const { rows } = await w.emails(appId);
   await w.sendAndRead(appId, 0, rows[0].email); // a code row and its mail; checked after the move
+  // CHAN through step 2: DSI's check, two photos (one replaced), a failed comparison (WONG's face).
+  const chan = await toIdentity(sys, CHAN.sub);
+  assert.equal(chan.next.status, 302, 'CHAN 下一步');
+  for (const f of ['chan.jpg', 'wong.jpg']) assert.equal((await upload(chan.w, chan.app, face(f))).status, 302, `upload ${f}`);
+  assert.equal((await faceCheck(chan.w, chan.app)).status, 400, 'a failed comparison');
   const pend = await wongJar.fetch(`${sys.base}${P}`);
   assert.equal(pend.status, 200);
   pendingBefore = parsePending(pend.html);
@@ -99,13 +114,16 @@ after(async () => { if (sys) await sys.stop(); });
 test('migrate-sqlite-to-postgres copies every table with its ids, blobs and NULLs; the audit chain verifies', T, async (t) => {
   const src = counts('sqlite');
   for (const table of ['people', 'certificates', 'sessions', 'audit_log', 'outbox', 'notices', 'applications',
-    'email_checks', 'email_codes', 'renewals']) {
+    'email_checks', 'email_codes', 'renewals', 'identity_checks', 'photos', 'face_checks']) {
     assert.ok(src[table] > 0, `the source has ${table} rows to copy`);
   }
   const m = migrate(pgUrl);
   assert.equal(m.code, 0, m.out);
   assert.match(m.out, /audit chain on PostgreSQL: OK/);
-  assert.match(m.out, /migrated \d+ rows in 15 tables/);
+  assert.match(m.out, new RegExp(`migrated \\d+ rows in ${Object.keys(TABLES).length} tables`));
+  // Every table the tool copies is compared here.
+  const listed = m.out.split('\n').map((l) => /^([a-z_]+)\s+\d+\s+\d+\s+\d+$/.exec(l)?.[1]).filter(Boolean);
+  assert.deepEqual(listed.sort(), Object.keys(TABLES).sort(), 'the tables copied are the tables compared');
   t.diagnostic(m.out.split('\n').filter((l) => /audit chain|migrated \d/.test(l)).join(' | '));
   assert.deepEqual(counts('pg'), src, 'the same row counts per table');
   for (const table of Object.keys(TABLES)) {

@@ -1,0 +1,151 @@
+// Browser test of step 2 「驗證身份」 (SPEC R6, seed steps 12-14), Debian's chromium driven by playwright-core as a
+// person would click: login as WONG through govsim, step 1 through 下一步, then on 驗證身份 a text file named
+// photo.jpg (refused, the message on screen), sim/faces/wong.jpg (preview), 重新上傳 once more, 確定使用照片 →
+// 確認續期 is the current step. At desktop width and at phone width (390), each on a fresh system.
+// Screenshots: tests/e2e/out/identity-*.png (gitignored).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { startSystem, ROOT, WONG } from '../lib/harness.mjs';
+import { dbOf, P } from '../lib/verify.mjs';
+import { FACES } from '../lib/identity.mjs';
+
+const OUT = path.join(ROOT, 'tests', 'e2e', 'out');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const STEP = 15_000; // every browser wait is bounded
+const NOT_IMAGE = '所選檔案不是圖像檔案。系統只支援 JPG、JPEG、PNG 及 TIFF 格式的檔案。';
+
+async function currentStep(page) {
+  return (await page.locator('ol.steps li.current .step-label').allInnerTexts()).map((s) => s.trim());
+}
+
+/** Whether any element overflows the viewport horizontally (a phone layout problem). */
+const overflowX = (page) => page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
+
+for (const [label, viewport] of [['desktop', { width: 1280, height: 900 }], ['phone', { width: 390, height: 844 }]]) {
+  test(`WONG uploads his photo and reaches 確認續期 (${label}, ${viewport.width} px)`, { timeout: 180_000 }, async (t) => {
+    mkdirSync(OUT, { recursive: true });
+    const sys = await startSystem();
+    t.after(() => sys.stop());
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM, headless: true, timeout: 30_000,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    t.after(() => browser.close().catch(() => {}));
+    const sql = dbOf(sys);
+    const context = await browser.newContext({ locale: 'zh-TW', viewport, isMobile: label === 'phone', hasTouch: label === 'phone' });
+    context.setDefaultTimeout(STEP);
+    context.setDefaultNavigationTimeout(STEP);
+    const page = await context.newPage();
+    const shot = (name) => page.screenshot({ path: path.join(OUT, `identity-${label}-${name}.png`), fullPage: true });
+    const problems = [];
+    let expected400 = 0;
+    page.on('console', (msg) => {
+      if (msg.type() === 'error' && !/favicon|status of 400/.test(`${msg.location()?.url} ${msg.text()}`)) problems.push(`console: ${msg.text()}`);
+    });
+    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+    page.on('response', (res) => {
+      const u = new URL(res.url());
+      if (u.origin !== sys.base || u.pathname === '/favicon.ico' || res.status() < 400) return;
+      if (res.status() === 400 && u.pathname === `${P}/identity/photo` && expected400 > 0) { expected400--; return; }
+      problems.push(`${res.status()} ${res.url()}`);
+    });
+
+    try {
+      // Login through govsim, 證書續期 → 待身份鑑別之證書 → 開始鑑別 → consent.
+      await page.goto(`${sys.base}/`);
+      await page.getByRole('link', { name: '以公務通帳戶登入' }).click();
+      await page.waitForURL((u) => u.origin === sys.govsim);
+      await page.locator(`button[name="sub"][value="${WONG.sub}"]`).click();
+      await page.waitForURL((u) => u.origin === sys.base && u.pathname === '/home');
+      await page.goto(`${sys.base}${P}/verify`);
+      await page.getByRole('button', { name: '開始鑑別' }).click();
+      await page.waitForURL((u) => u.pathname === `${P}/consent`);
+      const app = Number(new URL(page.url()).searchParams.get('app'));
+      await page.getByLabel('同意並接受個人資料收集協定及聲明').check();
+      await page.getByRole('button', { name: '同意', exact: true }).click();
+      await page.waitForURL((u) => u.pathname === `${P}/emails`);
+
+      // 驗證 → 獲取驗證碼 → the code from /dev/mail in a second tab → 驗證電郵地址 → 下一步.
+      const row = page.locator('li.email-row', { hasText: WONG.email });
+      await row.getByRole('link', { name: '驗證', exact: true }).click();
+      await page.waitForURL((u) => u.pathname === `${P}/email`);
+      await page.getByRole('button', { name: '獲取驗證碼' }).click();
+      await page.waitForURL((u) => u.searchParams.get('msg') === 'code_sent');
+      const mail = await context.newPage();
+      await mail.goto(`${sys.base}/dev/mail`);
+      await mail.locator('tr[data-kind="code"]', { hasText: WONG.email }).first().locator('a').first().click();
+      await mail.waitForURL((u) => u.pathname === '/dev/mail/message');
+      const code = /驗證碼 : (\d{6})/.exec(await mail.locator('pre.mail-body').innerText())?.[1];
+      assert.ok(code, 'the code mail');
+      await mail.close();
+      await page.bringToFront();
+      await page.locator('#code').fill(code);
+      await page.getByRole('button', { name: '驗證電郵地址' }).click();
+      await page.waitForURL((u) => u.pathname === `${P}/emails`);
+      await page.getByRole('button', { name: '下一步' }).click();
+
+      // 驗證身份: DSI's check passed, 上傳近照.
+      await page.waitForURL((u) => u.pathname === `${P}/identity`);
+      assert.deepEqual(await currentStep(page), ['驗證身份']);
+      assert.ok(await page.getByText('已通過身份證明局之身份證資料檢測。').isVisible());
+      assert.ok(await page.getByText('系統支援 JPG、JPEG、PNG 及 TIFF 格式的檔案。').isVisible());
+      assert.equal(await page.getByRole('button', { name: '確定使用照片' }).count(), 0, 'nothing to confirm yet');
+      assert.equal(await overflowX(page), false, 'no horizontal overflow');
+      await shot('1-identity');
+
+      // A text file named photo.jpg: refused, the message on screen.
+      expected400 = 1;
+      await page.locator('input[type="file"][name="photo"]').setInputFiles({
+        name: 'photo.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('not a photo at all\n'.repeat(40)),
+      });
+      await page.getByRole('button', { name: '上傳近照' }).click();
+      const refusal = page.locator('p.flash.bad', { hasText: NOT_IMAGE });
+      await refusal.waitFor({ state: 'visible' });
+      assert.equal(expected400, 0, 'the refusal was a 400');
+      assert.equal(Number(sql('SELECT count(*) AS n FROM photos')[0].n), 0, 'nothing stored');
+      assert.equal(await overflowX(page), false, 'no horizontal overflow (refusal)');
+      await shot('2-refused');
+
+      // wong.jpg: the preview.
+      await page.locator('input[type="file"][name="photo"]').setInputFiles(path.join(FACES, 'wong.jpg'));
+      await page.getByRole('button', { name: '上傳近照' }).click();
+      await page.waitForURL((u) => u.pathname === `${P}/identity` && u.searchParams.get('msg') === 'photo_uploaded');
+      const img = page.locator('figure.photo-preview img');
+      await img.waitFor({ state: 'visible' });
+      await page.waitForFunction((el) => el.complete && el.naturalWidth > 0, await img.elementHandle(), { timeout: STEP });
+      const box = await img.boundingBox();
+      assert.ok(box && box.width > 50 && box.x >= 0 && box.x + box.width <= viewport.width, `the preview fits: ${JSON.stringify(box)}`);
+      assert.ok(await page.getByText('近照已上傳。請確認照片無誤後點選「確定使用照片」。').isVisible());
+      assert.equal(await overflowX(page), false, 'no horizontal overflow (preview)');
+      await shot('3-preview');
+
+      // 重新上傳 with the same face once more.
+      const firstSrc = await img.getAttribute('src');
+      await page.locator('input[type="file"][name="photo"]').setInputFiles(path.join(FACES, 'wong.jpg'));
+      await page.getByRole('button', { name: '重新上傳' }).click();
+      await page.waitForURL((u) => u.searchParams.get('msg') === 'photo_uploaded');
+      await img.waitFor({ state: 'visible' });
+      assert.ok(await img.getAttribute('src'), `preview after 重新上傳 (was ${firstSrc})`);
+      assert.equal(Number(sql(`SELECT count(*) AS n FROM photos WHERE application_id = ${app} AND replaced_at IS NULL`)[0].n), 1);
+
+      // 確定使用照片 → 確認續期.
+      await page.getByRole('button', { name: '確定使用照片' }).click();
+      await page.waitForURL((u) => u.pathname === `${P}/confirm`);
+      assert.deepEqual(await currentStep(page), ['確認續期'], 'step 3 is current');
+      assert.ok(await page.getByText('已通過個人近照檢測。').isVisible());
+      assert.equal(sql(`SELECT state FROM applications WHERE id = ${app}`)[0].state, 'confirm');
+      assert.equal(await overflowX(page), false, 'no horizontal overflow (confirm)');
+      await shot('4-confirm');
+
+      assert.deepEqual(problems, [], 'no console errors, CSP violations or failed requests');
+    } catch (e) {
+      await page.screenshot({ path: path.join(OUT, `identity-${label}-failure.png`), fullPage: true }).catch(() => {});
+      throw e;
+    } finally {
+      await context.close();
+    }
+  });
+}
