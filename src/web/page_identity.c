@@ -65,7 +65,9 @@ render_identity(struct cr_req *req, struct cr_resp *resp, int64_t app_id, unsign
 		json_object_set_new(ctx, "online", json_true());
 		json_object_set_new(ctx, "has_photo", json_boolean(v.has_photo));
 		json_object_set_new(ctx, "tries_left", json_integer(v.tries_left));
-		json_object_set_new(ctx, "tries_used", json_boolean(v.tries_used > 0));
+		/* Shown once a try is used, here or (the holder's limit) on an earlier application. */
+		json_object_set_new(ctx, "tries_used",
+		    json_boolean(v.tries_used > 0 || v.tries_left < req->app->flow.face_tries_per_app));
 		json_object_set_new(ctx, "max_mb", json_integer((json_int_t)(req->app->flow.photo.max_bytes >> 20)));
 		if (v.has_photo) {
 			/* The hash in the URL makes a replaced photo a new URL (the answer itself is no-store). */
