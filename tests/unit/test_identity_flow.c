@@ -698,6 +698,15 @@ test_dsi_down(void **state)
 	expect_dsi_down(w, id, 7);
 	assert_true(time(NULL) - t0 <= 1);
 
+	/* A DSI without an evidence key to seal its answer with is no DSI (and no crash). */
+	w->env.evidence_key = NULL;
+	matching_resident(w);
+	cr_flow_emails_done(&c, id, &r);
+	expect(&r, CR_FLOW_UNAVAILABLE, CR_WHY_DSI_DOWN);
+	assert_int_equal(state_of(w, id, NULL), CR_APP_EMAILS);
+	assert_int_equal(count(w, "SELECT count(*) FROM identity_checks WHERE application_id = %lld", id), 0);
+	w->env.evidence_key = &w->evidence_key;
+
 	/* DSI back: the same 下一步 now goes through. */
 	matching_resident(w);
 	cr_flow_emails_done(&c, id, &r);
