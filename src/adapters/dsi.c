@@ -292,9 +292,11 @@ static enum cr_err
 face_body(const char *id_number, const void *jpeg, size_t len, struct cr_buf *out)
 {
 	size_t b64len = sodium_base64_encoded_len(len, sodium_base64_VARIANT_ORIGINAL);
-	char *id = json_dumps(json_string(id_number), JSON_ENCODE_ANY), *b64;
+	json_t *s = json_string(id_number);
+	char *id = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL, *b64;
 	enum cr_err err;
 
+	json_decref(s); /* json_dumps does not consume it */
 	if (id == NULL)
 		return CR_ERR_INVALID;
 	if ((b64 = malloc(b64len)) == NULL) {
