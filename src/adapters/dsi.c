@@ -122,6 +122,38 @@ is_date(const char *s)
 	    strspn(s, "0123456789-") == 10 && m >= 1 && m <= 12 && d >= 1 && d <= 31;
 }
 
+/* RFC 3339 date-time: YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM). Kept as evidence of when DSI answered,
+   so it must be a time and not any text. */
+static bool
+is_timestamp(const char *s)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+	size_t i = 0;
+	char date[11];
+
+	if (strlen(s) < 20)
+		return false;
+	for (; i < 19; i++)
+		if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : (s[i] != shape[i] && !(i == 10 && s[i] == 't')))
+			return false;
+	memcpy(date, s, 10);
+	date[10] = '\0';
+	if (!is_date(date) || (s[11] - '0') * 10 + (s[12] - '0') > 23 || (s[14] - '0') * 10 + (s[15] - '0') > 59 ||
+	    (s[17] - '0') * 10 + (s[18] - '0') > 60)
+		return false;
+	if (s[i] == '.') {
+		size_t n = strspn(s + i + 1, "0123456789");
+
+		if (n == 0)
+			return false;
+		i += 1 + n;
+	}
+	if ((s[i] == 'Z' || s[i] == 'z') && s[i + 1] == '\0')
+		return true;
+	return (s[i] == '+' || s[i] == '-') && strlen(s + i) == 6 && strspn(s + i + 1, "0123456789") == 2 &&
+	    s[i + 3] == ':' && strspn(s + i + 4, "0123456789") == 2;
+}
+
 static bool
 is_status(const char *s)
 {
@@ -162,6 +194,7 @@ cr_dsi_parse_resident(const char *buf, size_t len, struct cr_dsi_resident *out)
 	r = json_object_get(root, "resident");
 	ok = get_text(root, "transaction_id", false, out->transaction_id, sizeof(out->transaction_id)) &&
 	    is_txid(out->transaction_id) && get_text(root, "queried_at", false, out->queried_at, sizeof(out->queried_at)) &&
+	    is_timestamp(out->queried_at) &&
 	    json_is_object(r) && get_text(r, "id_number", false, c->id_number, sizeof(c->id_number)) &&
 	    get_text(r, "surname", false, c->surname, sizeof(c->surname)) &&
 	    get_text(r, "given_names", true, c->given_names, sizeof(c->given_names)) &&
@@ -259,11 +292,11 @@ static enum cr_err
 face_body(const char *id_number, const void *jpeg, size_t len, struct cr_buf *out)
 {
 	size_t b64len = sodium_base64_encoded_len(len, sodium_base64_VARIANT_ORIGINAL);
-	json_t *j = json_string(id_number);
-	char *id = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL, *b64;
+	json_t *s = json_string(id_number);
+	char *id = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL, *b64;
 	enum cr_err err;
 
-	json_decref(j);
+	json_decref(s); /* json_dumps does not consume it */
 	if (id == NULL)
 		return CR_ERR_INVALID;
 	if ((b64 = malloc(b64len)) == NULL) {

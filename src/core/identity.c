@@ -129,6 +129,9 @@ names_zh_match(const struct cr_id_registration *reg, const struct cr_id_card *ca
 {
 	char a[CR_ID_TEXT], b[CR_ID_TEXT];
 
+	/* Bytes that are not text are no name, even the same bytes on both sides. */
+	if (!cr_utf8_valid(reg->name_zh, strlen(reg->name_zh)) || !cr_utf8_valid(card->name_zh, strlen(card->name_zh)))
+		return false;
 	strip_spaces(reg->name_zh, a, sizeof(a));
 	strip_spaces(card->name_zh, b, sizeof(b));
 	return strcmp(a, b) == 0;
@@ -149,17 +152,25 @@ fold_id(const char *s, char *out, size_t outlen)
 	out[j] = '\0';
 }
 
+/* YYYY-MM-DD naming a day of the calendar: its shape alone would let "2031-13-45" expire after today. */
 static bool
 is_date(const char *s)
 {
 	static const char shape[] = "dddd-dd-dd";
+	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int y, m, d;
 
 	if (strlen(s) != 10)
 		return false;
 	for (int i = 0; i < 10; i++)
 		if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != '-')
 			return false;
-	return true;
+	y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+	m = (s[5] - '0') * 10 + (s[6] - '0');
+	d = (s[8] - '0') * 10 + (s[9] - '0');
+	if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
+		return false;
+	return m != 2 || d < 29 || (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0));
 }
 
 bool

@@ -179,8 +179,9 @@ flow_identity_check(const struct cr_flow_ctx *c, struct cr_flow_result *res)
 		flow_result(res, CR_FLOW_REFUSED, CR_WHY_CERT_INVALID, 0);
 		return;
 	}
-	if (c->env->dsi == NULL || c->actor == NULL) {
-		cr_error("identity", "no DSI is configured: step 2 cannot run");
+	/* DSI's answer is kept sealed: without the evidence key there is nothing to keep it with. */
+	if (c->env->dsi == NULL || c->env->evidence_key == NULL || c->env->evidence_dir == NULL || c->actor == NULL) {
+		cr_error("identity", "no DSI or no evidence key is configured: step 2 cannot run");
 		flow_result(res, CR_FLOW_UNAVAILABLE, CR_WHY_DSI_DOWN, 0);
 		return;
 	}

@@ -163,6 +163,55 @@ fx_raw_exec(const struct fx *f, const char *sql, char *msg, size_t msglen)
 	return rc;
 }
 
+void
+fx_query(const struct fx *f, const char *sql, char *out, size_t outlen)
+{
+	out[0] = '\0';
+	if (f->pg_db[0] != '\0') {
+		PGconn *c = PQconnectdb(f->url);
+		PGresult *r;
+
+		if (PQstatus(c) != CONNECTION_OK)
+			fail_msg("fx_query: %s", PQerrorMessage(c));
+		r = PQexec(c, sql);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK)
+			fail_msg("fx_query: %s: %s", sql, PQresultErrorMessage(r));
+		if (PQntuples(r) > 0)
+			snprintf(out, outlen, "%s", PQgetisnull(r, 0, 0) ? "NULL" : PQgetvalue(r, 0, 0));
+		PQclear(r);
+		PQfinish(c);
+	} else {
+		sqlite3 *h = NULL;
+		sqlite3_stmt *st = NULL;
+		int rc;
+
+		assert_int_equal(sqlite3_open(f->path, &h), SQLITE_OK);
+		sqlite3_busy_timeout(h, 5000);
+		if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
+			fail_msg("fx_query: %s: %s", sql, sqlite3_errmsg(h));
+		if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			const unsigned char *v = sqlite3_column_text(st, 0);
+
+			snprintf(out, outlen, "%s", sqlite3_column_type(st, 0) == SQLITE_NULL ? "NULL" : (const char *)v);
+		} else if (rc != SQLITE_DONE)
+			fail_msg("fx_query: %s: %s", sql, sqlite3_errmsg(h));
+		sqlite3_finalize(st);
+		sqlite3_close(h);
+	}
+}
+
+long long
+fx_query_int(const struct fx *f, const char *sql)
+{
+	char v[64], *end;
+	long long n;
+
+	fx_query(f, sql, v, sizeof(v));
+	n = strtoll(v, &end, 10);
+	if (v[0] == '\0' || *end != '\0')
+		fail_msg("fx_query_int: %s gave \"%s\"", sql, v);
+	return n;
+}
 
 int64_t
 fx_make_org(struct cr_db *db, const char *code)

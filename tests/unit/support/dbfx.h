@@ -37,6 +37,11 @@ int fx_pg_exec_url(const char *url, const char *sql, char *msg, size_t msglen);
 const char *fx_dialect(const struct fx *f, const char *sqlite_sql, const char *pg_sql);
 /* Runs SQL on the test's database through a separate raw connection; SQLITE_OK (0) on success. */
 int fx_raw_exec(const struct fx *f, const char *sql, char *msg, size_t msglen);
+/* The first column of the first row of a query on the test's database (a separate raw connection),
+   as text: "" when there is no row, "NULL" for SQL NULL. Fails the test when the query fails. */
+void fx_query(const struct fx *f, const char *sql, char *out, size_t outlen);
+/* The same as a number (a count, an id). */
+long long fx_query_int(const struct fx *f, const char *sql);
 int64_t fx_make_org(struct cr_db *db, const char *code);
 /* A person with sub, name "Name <sub>", email "<sub>@example.test". */
 int64_t fx_make_person(struct cr_db *db, const char *sub, int64_t org);
