@@ -28,7 +28,7 @@ SUPPORT_OBJ := $(SUPPORT_SRC:%.c=$(BUILD)/%.o)
 .SECONDARY: $(SUPPORT_OBJ)
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 
-.PHONY: all deps run stop test unit asan fuzz bench clean
+.PHONY: all deps run stop test unit asan fuzz bench bench-photo clean
 all: $(BUILD)/certrenew $(BUILD)/govsim $(UNIT_BIN)
 
 deps:
@@ -77,6 +77,14 @@ test: deps
 
 bench: deps all
 	@sh bench/pages.sh
+
+# What one photo upload costs in CPU, beside bare libjpeg (bench/photo.c).
+$(BUILD)/bench/photo: bench/photo.c $(BUILD)/libcertrenew.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS_ALL) -o $@ $< $(BUILD)/libcertrenew.a $(LIBS)
+
+bench-photo: $(BUILD)/bench/photo
+	@$(BUILD)/bench/photo 20
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -2,7 +2,8 @@
 // portal's relying-party code. Login and consent are completed without a browser through the provider's
 // default dev interactions: POST prompt=login&login=<accountId>, then prompt=consent, to /interaction/{uid}.
 import http from 'node:http';
-import { generateKeyPairSync } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { createPrivateKey } from 'node:crypto';
 import Provider from 'oidc-provider';
 
 const ACCOUNTS = {
@@ -18,7 +19,13 @@ const ACCOUNTS = {
  */
 export async function startOP({ port, clientId, clientSecret, redirectUri }) {
   const issuer = `http://127.0.0.1:${port}`;
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  // The key comes from the openssl CLI, not generateKeyPairSync: in Node 20 a key-generation job that the
+  // garbage collector destroys while its key is being exported (privateKey.export) waits on the mutex the
+  // export holds, and the process hangs for good (seen here; gdb: ~KeyGenJob in uv_mutex_lock under
+  // ExportJWK).
+  const pem = execFileSync('openssl', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048'],
+    { timeout: 30_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  const privateKey = createPrivateKey(pem);
   const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'interop-rs256', use: 'sig', alg: 'RS256' };
   const provider = new Provider(issuer, {
     clients: [{
