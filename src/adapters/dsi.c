@@ -112,16 +112,6 @@ is_txid(const char *s)
 	return n > 0 && n < CR_DSI_TXID && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
 }
 
-static bool
-is_date(const char *s)
-{
-	int y, m, d;
-	char tail;
-
-	return strlen(s) == 10 && s[4] == '-' && s[7] == '-' && sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) == 3 &&
-	    strspn(s, "0123456789-") == 10 && m >= 1 && m <= 12 && d >= 1 && d <= 31;
-}
-
 /* RFC 3339 date-time: YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM). Kept as evidence of when DSI answered,
    so it must be a time and not any text. */
 static bool
@@ -138,7 +128,7 @@ is_timestamp(const char *s)
 			return false;
 	memcpy(date, s, 10);
 	date[10] = '\0';
-	if (!is_date(date) || (s[11] - '0') * 10 + (s[12] - '0') > 23 || (s[14] - '0') * 10 + (s[15] - '0') > 59 ||
+	if (!cr_date_valid(date) || (s[11] - '0') * 10 + (s[12] - '0') > 23 || (s[14] - '0') * 10 + (s[15] - '0') > 59 ||
 	    (s[17] - '0') * 10 + (s[18] - '0') > 60)
 		return false;
 	if (s[i] == '.') {
@@ -200,8 +190,8 @@ cr_dsi_parse_resident(const char *buf, size_t len, struct cr_dsi_resident *out)
 	    get_text(r, "given_names", true, c->given_names, sizeof(c->given_names)) &&
 	    get_text(r, "name_zh", true, c->name_zh, sizeof(c->name_zh)) &&
 	    get_text(r, "card_number", false, c->card_number, sizeof(c->card_number)) &&
-	    get_text(r, "card_issued_on", false, c->issued_on, sizeof(c->issued_on)) && is_date(c->issued_on) &&
-	    get_text(r, "card_expires_on", false, c->expires_on, sizeof(c->expires_on)) && is_date(c->expires_on) &&
+	    get_text(r, "card_issued_on", false, c->issued_on, sizeof(c->issued_on)) && cr_date_valid(c->issued_on) &&
+	    get_text(r, "card_expires_on", false, c->expires_on, sizeof(c->expires_on)) && cr_date_valid(c->expires_on) &&
 	    get_text(r, "card_status", false, c->status, sizeof(c->status)) && is_status(c->status);
 	json_decref(root);
 	if (!ok) {

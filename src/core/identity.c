@@ -152,9 +152,8 @@ fold_id(const char *s, char *out, size_t outlen)
 	out[j] = '\0';
 }
 
-/* YYYY-MM-DD naming a day of the calendar: its shape alone would let "2031-13-45" expire after today. */
-static bool
-is_date(const char *s)
+bool
+cr_date_valid(const char *s)
 {
 	static const char shape[] = "dddd-dd-dd";
 	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -185,8 +184,8 @@ cr_identity_compare(const struct cr_id_registration *reg, const struct cr_id_car
 	out->name = names_match(reg, card);
 	out->name_zh = names_zh_match(reg, card);
 	/* ISO dates compare as strings. */
-	out->card_valid = strcmp(card->status, "valid") == 0 && is_date(card->issued_on) && is_date(card->expires_on) &&
-	    is_date(today) && strcmp(card->issued_on, today) <= 0 && strcmp(card->expires_on, today) >= 0;
+	out->card_valid = strcmp(card->status, "valid") == 0 && cr_date_valid(card->issued_on) && cr_date_valid(card->expires_on) &&
+	    cr_date_valid(today) && strcmp(card->issued_on, today) <= 0 && strcmp(card->expires_on, today) >= 0;
 	return out->id_number && out->name && out->name_zh && out->card_valid;
 }
 

@@ -53,6 +53,10 @@ bool cr_identity_compare(const struct cr_id_registration *reg, const struct cr_i
    small or s is not valid UTF-8. */
 bool cr_name_fold(const char *s, char *out, size_t outlen);
 
+/* Whether s is YYYY-MM-DD naming a day of the calendar (leap years included): the shape alone would
+   let "2031-13-45" expire after today. */
+bool cr_date_valid(const char *s);
+
 /* Face comparison tries (R6.3): tries left for an application that used app_used of per_app, for a
    holder who used holder_used of per_holder within the window. <= 0: none left. */
 int cr_face_tries_left(int per_app, int app_used, int per_holder, int holder_used);
