@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -230,6 +231,15 @@ cr_dsi_parse_face(const char *buf, size_t len, struct cr_dsi_face *out)
 /* ---- requests ---- */
 
 /* The status and body of an answer as one verdict; the body is copied to raw when it parses. */
+static bool
+is_json(const char *content_type)
+{
+	size_t n = strlen("application/json");
+
+	return strncasecmp(content_type, "application/json", n) == 0 &&
+	    (content_type[n] == '\0' || content_type[n] == ';' || content_type[n] == ' ');
+}
+
 static enum cr_err
 judge(const char *what, struct cr_http_resp *r, struct cr_buf *raw)
 {
@@ -239,6 +249,11 @@ judge(const char *what, struct cr_http_resp *r, struct cr_buf *raw)
 		return CR_ERR_INVALID;
 	if (r->status != 200) {
 		cr_warn("dsi", "%s: DSI answered HTTP %ld", what, r->status);
+		return CR_ERR_REMOTE;
+	}
+	/* A 200 from something that is not DSI's API (a proxy's page, a captive portal) is a failure. */
+	if (!is_json(r->content_type)) {
+		cr_warn("dsi", "%s: DSI answered 200 with Content-Type \"%.60s\", not JSON", what, r->content_type);
 		return CR_ERR_REMOTE;
 	}
 	if (raw != NULL && cr_buf_add(raw, r->body.data, r->body.len) != CR_OK)

@@ -1,5 +1,6 @@
 /* libcurl client; see httpc.h. */
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <curl/curl.h>
@@ -72,6 +73,13 @@ perform(CURL *h, const char *url, const char *shown, size_t cap, long timeout_ms
 		return CR_ERR_REMOTE;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
+	{
+		char *ct = NULL;
+
+		out->content_type[0] = '\0';
+		if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct != NULL)
+			snprintf(out->content_type, sizeof(out->content_type), "%s", ct);
+	}
 	return CR_OK;
 }
 

@@ -13,6 +13,7 @@
 
 struct cr_http_resp {
 	long status;          /* HTTP status, 0 when no answer */
+	char content_type[128]; /* the answer's Content-Type ("" when none) */
 	struct cr_buf body;   /* caller frees with cr_buf_free */
 };
 

@@ -697,6 +697,18 @@ test_dsi_down(void **state)
 	t0 = time(NULL);
 	expect_dsi_down(w, id, 7);
 	assert_true(time(NULL) - t0 <= 1);
+	/* DSI's very JSON, but not said to be JSON (a proxy rewrote it, or it is not DSI's API). */
+	{
+		char body[1024];
+
+		snprintf(body, sizeof(body),
+		    "{\"transaction_id\":\"dsi-r1\",\"queried_at\":\"2025-06-15T07:06:40Z\",\"resident\":{"
+		    "\"id_number\":\"1234567(8)\",\"surname\":\"WONG\",\"given_names\":\"xxxx xexx\",\"name_zh\":\"%s\","
+		    "\"card_number\":\"MO1234567A\",\"card_issued_on\":\"2021-03-04\",\"card_expires_on\":\"2031-03-04\","
+		    "\"card_status\":\"valid\"}}", ZH);
+		httpstub_set(w->stub, HTTPSTUB_RESIDENT, 200, "text/html", body, -1, 0);
+		expect_dsi_down(w, id, 8);
+	}
 
 	/* A DSI without an evidence key to seal its answer with is no DSI (and no crash). */
 	w->env.evidence_key = NULL;
