@@ -247,11 +247,11 @@ test_resident_too_long(void **state)
 	assert_int_equal(resident_with("given_names", json_string(s256)), CR_OK);
 	assert_int_equal(resident_with("given_names", json_string(s257)), CR_ERR_INVALID);
 	/* Bytes, not characters: 85 Chinese characters are 255 bytes, 86 are 258. */
-	zh256[0] = zh258[0] = '\0';
-	for (int i = 0; i < 85; i++)
-		strcat(zh256, "\xe9\xbb\x83");
-	memcpy(zh258, zh256, sizeof(zh256));
-	strcat(zh258, "\xe9\xbb\x83");
+	for (int i = 0; i < 86; i++)
+		memcpy(zh258 + 3 * i, "\xe9\xbb\x83", 3);
+	zh258[258] = '\0';
+	memcpy(zh256, zh258, 255);
+	zh256[255] = '\0';
 	assert_int_equal(resident_with("name_zh", json_string(zh256)), CR_OK);
 	assert_int_equal(resident_with("name_zh", json_string(zh258)), CR_ERR_INVALID);
 	/* Shorter fields have their own bounds. */
