@@ -11,6 +11,7 @@ import { chromium } from 'playwright-core';
 import { startSystem, ROOT, WONG } from '../lib/harness.mjs';
 import { dbOf, P } from '../lib/verify.mjs';
 import { FACES } from '../lib/identity.mjs';
+import { axeViolations } from '../lib/axe.mjs';
 
 const OUT = path.join(ROOT, 'tests', 'e2e', 'out');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -24,7 +25,46 @@ async function currentStep(page) {
 /** Whether any element overflows the viewport horizontally (a phone layout problem). */
 const overflowX = (page) => page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
 
-for (const [label, viewport] of [['desktop', { width: 1280, height: 900 }], ['phone', { width: 390, height: 844 }]]) {
+/** As a person would: login through govsim, 開始鑑別, consent, the code from /dev/mail, 下一步. */
+async function throughStep1(page, context, sys, who) {
+  // Login through govsim, 證書續期 → 待身份鑑別之證書 → 開始鑑別 → consent.
+  await page.goto(`${sys.base}/`);
+  await page.getByRole('link', { name: '以公務通帳戶登入' }).click();
+  await page.waitForURL((u) => u.origin === sys.govsim);
+  await page.locator(`button[name="sub"][value="${who.sub}"]`).click();
+  await page.waitForURL((u) => u.origin === sys.base && u.pathname === '/home');
+  await page.goto(`${sys.base}${P}/verify`);
+  await page.getByRole('button', { name: '開始鑑別' }).click();
+  await page.waitForURL((u) => u.pathname === `${P}/consent`);
+  const app = Number(new URL(page.url()).searchParams.get('app'));
+  await page.getByLabel('同意並接受個人資料收集協定及聲明').check();
+  await page.getByRole('button', { name: '同意', exact: true }).click();
+  await page.waitForURL((u) => u.pathname === `${P}/emails`);
+
+  // 驗證 → 獲取驗證碼 → the code from /dev/mail in a second tab → 驗證電郵地址 → 下一步.
+  const row = page.locator('li.email-row', { hasText: who.email });
+  await row.getByRole('link', { name: '驗證', exact: true }).click();
+  await page.waitForURL((u) => u.pathname === `${P}/email`);
+  await page.getByRole('button', { name: '獲取驗證碼' }).click();
+  await page.waitForURL((u) => u.searchParams.get('msg') === 'code_sent');
+  const mail = await context.newPage();
+  await mail.goto(`${sys.base}/dev/mail`);
+  await mail.locator('tr[data-kind="code"]', { hasText: who.email }).first().locator('a').first().click();
+  await mail.waitForURL((u) => u.pathname === '/dev/mail/message');
+  const code = /驗證碼 : (\d{6})/.exec(await mail.locator('pre.mail-body').innerText())?.[1];
+  assert.ok(code, 'the code mail');
+  await mail.close();
+  await page.bringToFront();
+  await page.locator('#code').fill(code);
+  await page.getByRole('button', { name: '驗證電郵地址' }).click();
+  await page.waitForURL((u) => u.pathname === `${P}/emails`);
+  await page.getByRole('button', { name: '下一步' }).click();
+  return app;
+}
+
+const VIEWPORTS = [['desktop', { width: 1280, height: 900 }], ['phone', { width: 390, height: 844 }]];
+
+for (const [label, viewport] of VIEWPORTS) {
   test(`WONG uploads his photo and reaches 確認續期 (${label}, ${viewport.width} px)`, { timeout: 180_000 }, async (t) => {
     mkdirSync(OUT, { recursive: true });
     const sys = await startSystem();
@@ -54,38 +94,7 @@ for (const [label, viewport] of [['desktop', { width: 1280, height: 900 }], ['ph
     });
 
     try {
-      // Login through govsim, 證書續期 → 待身份鑑別之證書 → 開始鑑別 → consent.
-      await page.goto(`${sys.base}/`);
-      await page.getByRole('link', { name: '以公務通帳戶登入' }).click();
-      await page.waitForURL((u) => u.origin === sys.govsim);
-      await page.locator(`button[name="sub"][value="${WONG.sub}"]`).click();
-      await page.waitForURL((u) => u.origin === sys.base && u.pathname === '/home');
-      await page.goto(`${sys.base}${P}/verify`);
-      await page.getByRole('button', { name: '開始鑑別' }).click();
-      await page.waitForURL((u) => u.pathname === `${P}/consent`);
-      const app = Number(new URL(page.url()).searchParams.get('app'));
-      await page.getByLabel('同意並接受個人資料收集協定及聲明').check();
-      await page.getByRole('button', { name: '同意', exact: true }).click();
-      await page.waitForURL((u) => u.pathname === `${P}/emails`);
-
-      // 驗證 → 獲取驗證碼 → the code from /dev/mail in a second tab → 驗證電郵地址 → 下一步.
-      const row = page.locator('li.email-row', { hasText: WONG.email });
-      await row.getByRole('link', { name: '驗證', exact: true }).click();
-      await page.waitForURL((u) => u.pathname === `${P}/email`);
-      await page.getByRole('button', { name: '獲取驗證碼' }).click();
-      await page.waitForURL((u) => u.searchParams.get('msg') === 'code_sent');
-      const mail = await context.newPage();
-      await mail.goto(`${sys.base}/dev/mail`);
-      await mail.locator('tr[data-kind="code"]', { hasText: WONG.email }).first().locator('a').first().click();
-      await mail.waitForURL((u) => u.pathname === '/dev/mail/message');
-      const code = /驗證碼 : (\d{6})/.exec(await mail.locator('pre.mail-body').innerText())?.[1];
-      assert.ok(code, 'the code mail');
-      await mail.close();
-      await page.bringToFront();
-      await page.locator('#code').fill(code);
-      await page.getByRole('button', { name: '驗證電郵地址' }).click();
-      await page.waitForURL((u) => u.pathname === `${P}/emails`);
-      await page.getByRole('button', { name: '下一步' }).click();
+      const app = await throughStep1(page, context, sys, WONG);
 
       // 驗證身份: DSI's check passed, 上傳近照.
       await page.waitForURL((u) => u.pathname === `${P}/identity`);
@@ -95,6 +104,7 @@ for (const [label, viewport] of [['desktop', { width: 1280, height: 900 }], ['ph
       assert.equal(await page.getByRole('button', { name: '確定使用照片' }).count(), 0, 'nothing to confirm yet');
       assert.equal(await overflowX(page), false, 'no horizontal overflow');
       await shot('1-identity');
+      assert.deepEqual(await axeViolations(page), [], 'WCAG 2.1 A/AA (axe-core): 1-identity');
 
       // A text file named photo.jpg: refused, the message on screen.
       expected400 = 1;
@@ -108,6 +118,7 @@ for (const [label, viewport] of [['desktop', { width: 1280, height: 900 }], ['ph
       assert.equal(Number(sql('SELECT count(*) AS n FROM photos')[0].n), 0, 'nothing stored');
       assert.equal(await overflowX(page), false, 'no horizontal overflow (refusal)');
       await shot('2-refused');
+      assert.deepEqual(await axeViolations(page), [], 'WCAG 2.1 A/AA (axe-core): 2-refused');
 
       // wong.jpg: the preview.
       await page.locator('input[type="file"][name="photo"]').setInputFiles(path.join(FACES, 'wong.jpg'));
@@ -121,6 +132,7 @@ for (const [label, viewport] of [['desktop', { width: 1280, height: 900 }], ['ph
       assert.ok(await page.getByText('近照已上傳。請確認照片無誤後點選「確定使用照片」。').isVisible());
       assert.equal(await overflowX(page), false, 'no horizontal overflow (preview)');
       await shot('3-preview');
+      assert.deepEqual(await axeViolations(page), [], 'WCAG 2.1 A/AA (axe-core): 3-preview');
 
       // 重新上傳 with the same face once more.
       const firstSrc = await img.getAttribute('src');
@@ -139,6 +151,7 @@ for (const [label, viewport] of [['desktop', { width: 1280, height: 900 }], ['ph
       assert.equal(sql(`SELECT state FROM applications WHERE id = ${app}`)[0].state, 'confirm');
       assert.equal(await overflowX(page), false, 'no horizontal overflow (confirm)');
       await shot('4-confirm');
+      assert.deepEqual(await axeViolations(page), [], 'WCAG 2.1 A/AA (axe-core): 4-confirm');
 
       assert.deepEqual(problems, [], 'no console errors, CSP violations or failed requests');
     } catch (e) {
@@ -149,3 +162,46 @@ for (const [label, viewport] of [['desktop', { width: 1280, height: 900 }], ['ph
     }
   });
 }
+
+// The stop of step 2 as its holder sees it: CHEONG's name changed at DSI, so the page names what differs and
+// points to the registry. Both widths on one system (each its own browser context).
+test('CHEONG sees why step 2 stopped and where to go (both widths, axe-core)', { timeout: 180_000 }, async (t) => {
+  mkdirSync(OUT, { recursive: true });
+  const sys = await startSystem();
+  t.after(() => sys.stop());
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM, headless: true, timeout: 30_000,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+  t.after(() => browser.close().catch(() => {}));
+  const cheong = { sub: 'govid-1000004', email: 'cheong.demo@ctt.gov.mo' };
+  let app = 0;
+  for (const [label, viewport] of VIEWPORTS) {
+    const context = await browser.newContext({ locale: 'zh-TW', viewport, isMobile: label === 'phone', hasTouch: label === 'phone' });
+    context.setDefaultTimeout(STEP);
+    context.setDefaultNavigationTimeout(STEP);
+    const page = await context.newPage();
+    try {
+      if (app === 0) {
+        app = await throughStep1(page, context, sys, cheong);
+      } else {
+        // Coming back on another device: login, and the verify list leads to the same stop.
+        await page.goto(`${sys.base}/`);
+        await page.getByRole('link', { name: '以公務通帳戶登入' }).click();
+        await page.locator(`button[name="sub"][value="${cheong.sub}"]`).click();
+        await page.waitForURL((u) => u.origin === sys.base && u.pathname === '/home');
+        await page.goto(`${sys.base}${P}/verify`);
+      }
+      await page.waitForURL((u) => u.pathname === `${P}/identity` && Number(u.searchParams.get('app')) === app);
+      assert.deepEqual(await currentStep(page), ['驗證身份']);
+      assert.ok(await page.getByText('身份證明局之身份證資料與閣下的證書登記資料不符').isVisible());
+      assert.ok(await page.getByText('28330338').first().isVisible());
+      assert.equal(await page.getByRole('button', { name: '上傳近照' }).count(), 0, 'no upload at the counter');
+      assert.equal(await overflowX(page), false, 'no horizontal overflow');
+      await page.screenshot({ path: path.join(OUT, `identity-${label}-counter.png`), fullPage: true });
+      assert.deepEqual(await axeViolations(page), [], `WCAG 2.1 A/AA (axe-core): counter, ${label}`);
+    } finally {
+      await context.close();
+    }
+  }
+});
