@@ -28,10 +28,7 @@ cr_db_id_check_add(struct cr_db *db, const struct cr_id_check *c, int64_t *id)
 	db_bind_text(st, 10, c->dsi_transaction_id);
 	db_bind_text(st, 11, c->dsi_queried_at);
 	db_bind_text(st, 12, c->answer_sha256);
-	if (c->answer_sealed != NULL)
-		db_bind_blob(st, 13, c->answer_sealed, c->answer_sealed_len);
-	else
-		db_bind_null(st, 13, DB_T_BLOB);
+	db_bind_blob(st, 13, c->answer_sealed, c->answer_sealed_len); /* NULL binds NULL */
 	db_bind_text(st, 14, c->consent_version);
 	db_bind_int(st, 15, c->consent_at);
 	return db_one_int(st, "identity check", id);
@@ -185,10 +182,7 @@ cr_db_face_check_add(struct cr_db *db, const struct cr_face_check *f, int64_t *i
 	db_bind_text(st, 9, f->algorithm_version);
 	db_bind_text(st, 10, f->dsi_transaction_id);
 	db_bind_text(st, 11, f->answer_sha256);
-	if (f->answer_sealed != NULL)
-		db_bind_blob(st, 12, f->answer_sealed, f->answer_sealed_len);
-	else
-		db_bind_null(st, 12, DB_T_BLOB);
+	db_bind_blob(st, 12, f->answer_sealed, f->answer_sealed_len); /* NULL binds NULL */
 	return db_one_int(st, "face check", id);
 }
 

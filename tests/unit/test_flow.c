@@ -152,27 +152,11 @@ outbox_rows(struct world *w)
 	return n;
 }
 
-/* The code in the newest mail of the outbox, opened with the outbox key. */
+/* The code in the newest mail of the outbox. */
 static void
 newest_code(struct world *w, char out[8])
 {
-	struct cr_outbox_msg m, full;
-	struct cr_buf plain;
-	size_t n = 0;
-	json_t *env;
-
-	assert_int_equal(cr_db_outbox_list(w->f->db, NULL, 0, 1, &m, &n), CR_OK);
-	assert_int_equal(n, 1);
-	assert_int_equal(cr_db_outbox_get(w->f->db, m.id, &full), CR_OK);
-	cr_buf_init(&plain, 1 << 16);
-	assert_int_equal(cr_outbox_open(&w->outbox_key, full.sealed, full.sealed_len, &plain), CR_OK);
-	env = json_loadb(plain.data, plain.len, 0, NULL);
-	assert_non_null(env);
-	snprintf(out, 8, "%s", json_string_value(json_object_get(json_object_get(env, "ctx"), "code")));
-	assert_int_equal(strlen(out), 6);
-	json_decref(env);
-	cr_buf_free(&plain);
-	cr_outbox_msg_free(&full);
+	fx_newest_code(w->f->db, &w->outbox_key, out);
 }
 
 /* A code that is not `code`: its last digit changed. */

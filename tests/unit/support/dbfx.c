@@ -13,6 +13,8 @@
 #include <sqlite3.h>
 
 #include "dbfx.h"
+#include "notify/outbox.h"
+#include "util/buf.h"
 
 
 const char *
@@ -263,3 +265,25 @@ fx_make_cert(struct cr_db *db, const char *serial, enum cr_cert_type t, const ch
 }
 
 /* ---- schema ---- */
+
+void
+fx_newest_code(struct cr_db *db, const struct cr_seal_key *key, char out[8])
+{
+	struct cr_outbox_msg m, full;
+	struct cr_buf plain;
+	size_t n = 0;
+	json_t *env;
+
+	assert_int_equal(cr_db_outbox_list(db, NULL, 0, 1, &m, &n), CR_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(cr_db_outbox_get(db, m.id, &full), CR_OK);
+	cr_buf_init(&plain, 1 << 16);
+	assert_int_equal(cr_outbox_open(key, full.sealed, full.sealed_len, &plain), CR_OK);
+	env = json_loadb(plain.data, plain.len, 0, NULL);
+	assert_non_null(env);
+	snprintf(out, 8, "%s", json_string_value(json_object_get(json_object_get(env, "ctx"), "code")));
+	assert_int_equal(strlen(out), 6);
+	json_decref(env);
+	cr_buf_free(&plain);
+	cr_outbox_msg_free(&full);
+}

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "store/store.h"
+#include "util/seal.h"
 
 #define DAY 86400
 #define NOW ((time_t)1750000000)
@@ -48,5 +49,8 @@ int64_t fx_make_person(struct cr_db *db, const char *sub, int64_t org);
 /* A certificate (status NULL: issued) valid for a year until not_after, email holder@example.test. */
 int64_t fx_make_cert(struct cr_db *db, const char *serial, enum cr_cert_type t, const char *status, time_t not_after,
     int64_t holder, int64_t org);
+
+/* The verification code in the newest outbox message (its envelope opened with key): six digits. */
+void fx_newest_code(struct cr_db *db, const struct cr_seal_key *key, char out[8]);
 
 #endif
