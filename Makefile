@@ -3,7 +3,7 @@
 
 BUILD   ?= build
 CC      ?= cc
-PKGS    = libmicrohttpd libcurl jansson cjose sqlite3 libpq libsodium openssl libjpeg libpng libtiff-4
+PKGS    = libmicrohttpd libcurl jansson cjose sqlite3 libpq libsodium openssl libjpeg libpng libtiff-4 pangocairo cairo-pdf libqrencode
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

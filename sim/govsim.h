@@ -192,6 +192,46 @@ const char *gs_key_jwks(const struct gs_key *k);
 enum cr_err gs_key_sign(const struct gs_key *k, const char *payload, size_t len,
     char **out);
 
+/* ---- faults.c: armed failures for the portal's tests (only with --test-faults) ---- */
+
+#define GS_FAULTS_MAX 16
+
+/* Names of the failures a test may arm (POST /sim/faults, form field `next`), each for one use. */
+#define GS_FAULT_NAMES \
+	"eid_acr_substantial", "eid_stale_auth_time", "eid_other_resident", \
+	"csc_down", "csc_garbage", "csc_truncated", "csc_wrong_digest", "csc_untrusted", \
+	"csc_other_person", "csc_expired"
+
+struct gs_faults {
+	int enabled;                   /* --test-faults given: /sim/faults exists */
+	pthread_mutex_t lock;          /* guards the armed list (apart from gs->lock) */
+	size_t n;
+	const char *armed[GS_FAULTS_MAX]; /* static names from GS_FAULT_NAMES */
+};
+
+enum cr_err gs_faults_init(struct gs_faults *f, int enabled);
+void gs_faults_fini(struct gs_faults *f);
+/* 1 (and disarms it) when the named failure is armed; 0 otherwise, always 0 when disabled.
+ * Safe with or without gs->lock held. */
+int gs_fault_take(struct gs_faults *f, const char *name);
+
+/* ---- eid.c: the very-high e-ID (QR code, the phone's view; docs/internals/eid.md) ---- */
+
+struct gs;
+struct gs_req;
+/* 1 if path is an e-ID endpoint (/eid/...). */
+int gs_eid_path(const char *path);
+enum cr_err gs_eid_init(struct gs *gs);
+void gs_eid_fini(struct gs *gs);
+
+/* ---- csc.c, testca.c: the e-signature service (CSC API v2) and its test CA ---- */
+
+/* 1 if path is an e-signature endpoint (/csc/v2/...). */
+int gs_csc_path(const char *path);
+/* Opens (creating on first start) the test CA under data_dir: govid-ca.pem, govid-ca.key (0600). */
+enum cr_err gs_csc_init(struct gs *gs, const char *data_dir);
+void gs_csc_fini(struct gs *gs);
+
 /* ---- the program state ---- */
 
 struct gs {
@@ -206,6 +246,9 @@ struct gs {
 	struct gs_key *key;
 	char *csp;             /* Content-Security-Policy of HTML pages */
 	struct gs_dsi dsi;     /* the DSI registry and its API key */
+	struct gs_faults faults;
+	struct gs_eid *eid;    /* eid.c's state (its own lock) */
+	struct gs_csc *csc;    /* csc.c's state: test CA, e-ID certificates (its own lock) */
 
 	/* Guarded by lock. */
 	pthread_mutex_t lock;
@@ -259,6 +302,10 @@ enum cr_err gs_oidc_init(struct gs *gs);
 void gs_oidc_fini(struct gs *gs);
 /* Dispatches a complete request (body read) to its endpoint. */
 enum MHD_Result gs_route(struct gs_req *r);
+/* The prefix-routed endpoint families (each answers every path its gs_*_path accepts). */
+enum MHD_Result gs_eid_route(struct gs_req *r);
+enum MHD_Result gs_csc_route(struct gs_req *r);
+enum MHD_Result gs_faults_route(struct gs_req *r);
 
 /* ---- dsi.c: the DSI endpoints ---- */
 

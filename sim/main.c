@@ -6,7 +6,7 @@
  * usage: govsim --listen HOST:PORT --issuer URL --data-dir DIR
  *               --people FILE --client-id ID --client-secret-file FILE
  *               --redirect-uri URI [--redirect-uri URI ...]
- *               [--dsi-api-key-file FILE [--faces-dir DIR]]
+ *               [--dsi-api-key-file FILE [--faces-dir DIR]] [--test-faults]
  */
 #include <getopt.h>
 #include <netdb.h>
@@ -34,6 +34,7 @@ struct opts {
 	size_t n_redirects;
 	const char *dsi_key_file;  /* NULL: DSI off */
 	const char *faces_dir;
+	int test_faults;           /* --test-faults: POST /sim/faults arms failures */
 };
 
 static void
@@ -43,7 +44,8 @@ usage(void)
 	    "usage: govsim --listen HOST:PORT --issuer URL --data-dir DIR --people FILE\n"
 	    "              --client-id ID --client-secret-file FILE\n"
 	    "              --redirect-uri URI [--redirect-uri URI ...]\n"
-	    "              [--dsi-api-key-file FILE [--faces-dir DIR (default " FACES_DIR_DEFAULT ")]]\n");
+	    "              [--dsi-api-key-file FILE [--faces-dir DIR (default " FACES_DIR_DEFAULT ")]]\n"
+	    "              [--test-faults]\n");
 }
 
 /* Fills o from argv; 0 on success, -1 after printing what is wrong. */
@@ -60,6 +62,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "redirect-uri", required_argument, NULL, 'r' },
 		{ "dsi-api-key-file", required_argument, NULL, 'k' },
 		{ "faces-dir", required_argument, NULL, 'f' },
+		{ "test-faults", no_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -77,6 +80,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case 's': o->secret_file = optarg; break;
 		case 'k': o->dsi_key_file = optarg; break;
 		case 'f': o->faces_dir = optarg; break;
+		case 'T': o->test_faults = 1; break;
 		case 'r':
 			if (o->n_redirects == GS_MAX_REDIRECTS) {
 				fprintf(stderr, "govsim: at most %d --redirect-uri\n", GS_MAX_REDIRECTS);
@@ -196,6 +200,9 @@ static void
 gs_cleanup(struct gs *gs)
 {
 	gs_oidc_fini(gs);
+	gs_eid_fini(gs);
+	gs_csc_fini(gs);
+	gs_faults_fini(&gs->faults);
 	gs_dsi_free(&gs->dsi);
 	gs_key_free(gs->key);
 	gs_people_free(&gs->people);
@@ -233,7 +240,10 @@ setup(struct gs *gs, const struct opts *o)
 	    (err = setup_dsi(gs, o)) != CR_OK ||
 	    (err = gs_key_open(o->data_dir, &gs->key)) != CR_OK ||
 	    (err = gs_page_csp(&gs->csp)) != CR_OK ||
-	    (err = gs_oidc_init(gs)) != CR_OK)
+	    (err = gs_oidc_init(gs)) != CR_OK ||
+	    (err = gs_faults_init(&gs->faults, o->test_faults)) != CR_OK ||
+	    (err = gs_eid_init(gs)) != CR_OK ||
+	    (err = gs_csc_init(gs, o->data_dir)) != CR_OK)
 		return err;
 	return CR_OK;
 }

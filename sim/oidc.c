@@ -240,6 +240,12 @@ gs_route(struct gs_req *r)
 {
 	if (gs_dsi_path(r->path))
 		return gs_dsi_route(r);
+	if (gs_eid_path(r->path))
+		return gs_eid_route(r);
+	if (gs_csc_path(r->path))
+		return gs_csc_route(r);
+	if (r->path != NULL && strcmp(r->path, "/sim/faults") == 0 && r->gs->faults.enabled)
+		return gs_faults_route(r);
 	for (size_t i = 0; r->path != NULL && i < sizeof(routes) / sizeof(routes[0]); i++) {
 		const struct route *rt = &routes[i];
 		const char *const h[] = { "Allow", rt->allow, NULL };
