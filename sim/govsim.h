@@ -119,6 +119,7 @@ struct gs_person {
 	char *sub;
 	char *name;
 	char *email;
+	char *id_number; /* resident number, NULL when the account has none */
 	unsigned roles;
 };
 

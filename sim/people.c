@@ -1,6 +1,6 @@
 /*
  * The GovID accounts: people[] of the demo data file (demo/people.json), of
- * which govsim needs sub, name, email and roles. Other fields belong to
+ * which govsim needs sub, name, email, roles and id_number. Other fields belong to
  * certrenew's demo loader and are ignored. The file is trusted configuration,
  * but is still checked so that a typo fails at start-up, not at login.
  */
@@ -21,6 +21,7 @@ gs_people_free(struct gs_people *p)
 		free(p->v[i].sub);
 		free(p->v[i].name);
 		free(p->v[i].email);
+		free(p->v[i].id_number);
 	}
 	free(p->v);
 	p->v = NULL;
@@ -82,6 +83,9 @@ load_person(json_t *o, size_t i, struct gs_person *p)
 	    (err = get_str(o, "email", i, &p->email)) != CR_OK ||
 	    (err = get_roles(o, i, &p->roles)) != CR_OK)
 		return err;
+	/* The resident number is optional (staff need none); the e-ID and e-signature use it. */
+	if (json_object_get(o, "id_number") != NULL)
+		return get_str(o, "id_number", i, &p->id_number);
 	return CR_OK;
 }
 
