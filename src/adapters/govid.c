@@ -21,7 +21,7 @@
 #define JWKS_REFETCH_MIN 30
 
 struct cr_govid {
-	char *issuer, *client_id, *client_secret, *redirect_uri;
+	char *issuer, *client_id, *client_secret, *redirect_uri, *eid_redirect_uri;
 	long timeout_ms;
 	pthread_mutex_t mu;
 	/* Guarded by mu: */
@@ -44,9 +44,11 @@ cr_govid_new(const struct cr_govid_config *cfg, struct cr_govid **out)
 	g->client_id = strdup(cfg->client_id);
 	g->client_secret = strdup(cfg->client_secret);
 	g->redirect_uri = strdup(cfg->redirect_uri);
+	g->eid_redirect_uri = cfg->eid_redirect_uri != NULL ? strdup(cfg->eid_redirect_uri) : NULL;
 	g->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 5000;
 	pthread_mutex_init(&g->mu, NULL);
-	if (!g->issuer || !g->client_id || !g->client_secret || !g->redirect_uri) {
+	if (!g->issuer || !g->client_id || !g->client_secret || !g->redirect_uri ||
+	    (cfg->eid_redirect_uri != NULL && !g->eid_redirect_uri)) {
 		cr_govid_free(g);
 		return CR_ERR_NOMEM;
 	}
@@ -66,6 +68,7 @@ cr_govid_free(struct cr_govid *g)
 	free(g->issuer);
 	free(g->client_id);
 	free(g->redirect_uri);
+	free(g->eid_redirect_uri);
 	free(g->authorization_endpoint);
 	free(g->token_endpoint);
 	free(g->jwks_uri);
@@ -164,7 +167,7 @@ cr_govid_authorize_url(struct cr_govid *g, const struct cr_govid_authreq *req, s
 	} params[] = {
 		{"response_type", "code"},
 		{"client_id", g->client_id},
-		{"redirect_uri", g->redirect_uri},
+		{"redirect_uri", req->redirect_uri != NULL ? req->redirect_uri : g->redirect_uri},
 		{"scope", "openid profile email"},
 		{"state", req->state},
 		{"nonce", req->nonce},
@@ -172,6 +175,8 @@ cr_govid_authorize_url(struct cr_govid *g, const struct cr_govid_authreq *req, s
 		{"code_challenge_method", "S256"},
 		{"acr_values", req->acr_values},
 		{"prompt", req->prompt},
+		{"login_hint", req->login_hint},
+		{"binding_message", req->binding_message},
 	};
 
 	pthread_mutex_lock(&g->mu);
@@ -195,8 +200,8 @@ cr_govid_authorize_url(struct cr_govid *g, const struct cr_govid_authreq *req, s
 
 /* POSTs the code to the token endpoint; *id_token gets a malloc'd copy of the ID token. */
 static enum cr_err
-redeem(struct cr_govid *g, const char *token_endpoint, const char *code, const char *verifier, char **id_token,
-    const char **why)
+redeem(struct cr_govid *g, const char *token_endpoint, const char *redirect_uri, const char *code,
+    const char *verifier, char **id_token, char **access_token, const char **why)
 {
 	struct cr_buf body;
 	struct cr_http_resp r = {0};
@@ -205,10 +210,12 @@ redeem(struct cr_govid *g, const char *token_endpoint, const char *code, const c
 	enum cr_err err;
 
 	*id_token = NULL;
+	if (access_token != NULL)
+		*access_token = NULL;
 	cr_buf_init(&body, 8192);
 	if ((err = cr_buf_adds(&body, "grant_type=authorization_code&code=")) != CR_OK ||
 	    (err = cr_url_encode(&body, code)) != CR_OK || (err = cr_buf_adds(&body, "&redirect_uri=")) != CR_OK ||
-	    (err = cr_url_encode(&body, g->redirect_uri)) != CR_OK ||
+	    (err = cr_url_encode(&body, redirect_uri)) != CR_OK ||
 	    (err = cr_buf_adds(&body, "&code_verifier=")) != CR_OK || (err = cr_url_encode(&body, verifier)) != CR_OK) {
 		*why = "request too large";
 		goto out;
@@ -234,27 +241,44 @@ redeem(struct cr_govid *g, const char *token_endpoint, const char *code, const c
 		err = CR_ERR_REMOTE;
 		goto out;
 	}
-	if ((*id_token = strdup(tok)) == NULL)
+	if ((*id_token = strdup(tok)) == NULL) {
 		err = CR_ERR_NOMEM;
+		goto out;
+	}
+	if (access_token != NULL) {
+		const char *at = json_str(doc, "access_token");
+
+		if (at == NULL || *at == '\0' || strlen(at) > 4096) {
+			*why = "token endpoint answered no access token";
+			err = CR_ERR_REMOTE;
+		} else if ((*access_token = strdup(at)) == NULL)
+			err = CR_ERR_NOMEM;
+	}
 out:
+	if (err != CR_OK && *id_token != NULL) {
+		sodium_memzero(*id_token, strlen(*id_token));
+		free(*id_token);
+		*id_token = NULL;
+	}
 	json_decref(doc);
 	cr_buf_free_secret(&r.body);
 	cr_buf_free_secret(&body);
 	return err;
 }
 
-enum cr_err
-cr_govid_exchange_code(struct cr_govid *g, const char *code, const char *verifier, const char *nonce, time_t now,
-    struct cr_idtoken_claims *out, const char **why)
+/* The code exchange of both logins: ex is the expectation (nonce, clock; acr and auth age for the
+   e-ID); raw and access, when not NULL, receive the ID token as received and the access token. */
+static enum cr_err
+exchange(struct cr_govid *g, const char *redirect_uri, const char *code, const char *verifier,
+    struct cr_idtoken_expect *ex, struct cr_idtoken_claims *out, char **raw, char **access, const char **why)
 {
 	char *token_endpoint = NULL, *id_token = NULL;
-	struct cr_idtoken_expect ex = {
-		.issuer = g->issuer, .client_id = g->client_id, .nonce = nonce, .now = now,
-		.leeway = 60, .max_iat_age = 600,
-	};
+	time_t now = ex->now;
 	enum cr_err err;
 
 	*why = "";
+	ex->issuer = g->issuer;
+	ex->client_id = g->client_id;
 	pthread_mutex_lock(&g->mu);
 	err = discover_locked(g, now);
 	if (err == CR_OK && (token_endpoint = strdup(g->token_endpoint)) == NULL)
@@ -264,7 +288,7 @@ cr_govid_exchange_code(struct cr_govid *g, const char *code, const char *verifie
 		*why = "discovery failed";
 		return err;
 	}
-	if ((err = redeem(g, token_endpoint, code, verifier, &id_token, why)) != CR_OK)
+	if ((err = redeem(g, token_endpoint, redirect_uri, code, verifier, &id_token, access, why)) != CR_OK)
 		goto out;
 
 	/* Verify under the lock: the key set may be swapped by another thread's refetch. */
@@ -272,19 +296,54 @@ cr_govid_exchange_code(struct cr_govid *g, const char *code, const char *verifie
 	if (g->jwks == NULL && (err = fetch_jwks_locked(g, now)) != CR_OK)
 		*why = "JWKS unavailable";
 	if (err == CR_OK) {
-		err = cr_idtoken_verify(id_token, strlen(id_token), g->jwks, &ex, out, why);
+		err = cr_idtoken_verify(id_token, strlen(id_token), g->jwks, ex, out, why);
 		if (err == CR_ERR_NOTFOUND && now - g->jwks_at >= JWKS_REFETCH_MIN &&
 		    fetch_jwks_locked(g, now) == CR_OK)
-			err = cr_idtoken_verify(id_token, strlen(id_token), g->jwks, &ex, out, why);
+			err = cr_idtoken_verify(id_token, strlen(id_token), g->jwks, ex, out, why);
 		if (err != CR_OK && err != CR_ERR_REMOTE)
 			err = CR_ERR_DENIED;
 	}
 	pthread_mutex_unlock(&g->mu);
 out:
+	if (err == CR_OK && raw != NULL) {
+		*raw = id_token;
+		id_token = NULL;
+	}
+	if (err != CR_OK && access != NULL && *access != NULL) {
+		sodium_memzero(*access, strlen(*access));
+		free(*access);
+		*access = NULL;
+	}
 	if (id_token != NULL) {
 		sodium_memzero(id_token, strlen(id_token));
 		free(id_token);
 	}
 	free(token_endpoint);
 	return err;
+}
+
+enum cr_err
+cr_govid_exchange_code(struct cr_govid *g, const char *code, const char *verifier, const char *nonce, time_t now,
+    struct cr_idtoken_claims *out, const char **why)
+{
+	struct cr_idtoken_expect ex = { .nonce = nonce, .now = now, .leeway = 60, .max_iat_age = 600 };
+
+	return exchange(g, g->redirect_uri, code, verifier, &ex, out, NULL, NULL, why);
+}
+
+enum cr_err
+cr_govid_exchange_eid(struct cr_govid *g, const char *code, const char *verifier, const char *nonce, time_t now,
+    const char *acr, int max_auth_age, struct cr_idtoken_claims *out, char **id_token, char **access_token,
+    const char **why)
+{
+	struct cr_idtoken_expect ex = {
+		.nonce = nonce, .now = now, .leeway = 60, .max_iat_age = 600, .acr = acr, .max_auth_age = max_auth_age,
+	};
+
+	*id_token = *access_token = NULL;
+	if (g->eid_redirect_uri == NULL) {
+		*why = "no e-ID redirect URI configured";
+		return CR_ERR_CONFIG;
+	}
+	return exchange(g, g->eid_redirect_uri, code, verifier, &ex, out, id_token, access_token, why);
 }

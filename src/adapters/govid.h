@@ -21,6 +21,7 @@ struct cr_govid_config {
 	const char *client_id;
 	const char *client_secret; /* copied; wiped on free */
 	const char *redirect_uri;  /* the portal's /auth/callback */
+	const char *eid_redirect_uri; /* the portal's e-ID callback; NULL: no e-ID */
 	long timeout_ms;           /* per HTTP call */
 };
 
@@ -36,6 +37,9 @@ struct cr_govid_authreq {
 	const char *code_challenge; /* BASE64URL(SHA256(verifier)) */
 	const char *acr_values;     /* NULL for a plain login */
 	const char *prompt;         /* NULL or "login" */
+	const char *login_hint;     /* NULL, or the expected subject (e-ID) */
+	const char *binding_message; /* NULL, or what the phone shows is being approved (e-ID) */
+	const char *redirect_uri;   /* NULL: the login's; the e-ID passes its own */
 };
 
 /* Appends the provider's authorization URL for req to out (fetching discovery if needed). */
@@ -50,5 +54,15 @@ enum cr_err cr_govid_authorize_url(struct cr_govid *g, const struct cr_govid_aut
  */
 enum cr_err cr_govid_exchange_code(struct cr_govid *g, const char *code, const char *verifier, const char *nonce,
     time_t now, struct cr_idtoken_claims *out, const char **why);
+
+/*
+ * The very-high e-ID's exchange (docs/internals/eid.md): as cr_govid_exchange_code, and the token
+ * must carry acr (exactly) and an auth_time at most max_auth_age seconds old. On CR_OK *id_token is
+ * the ID token as received (evidence) and *access_token the bearer for the e-signature; the caller
+ * wipes and frees both. Both NULL on failure.
+ */
+enum cr_err cr_govid_exchange_eid(struct cr_govid *g, const char *code, const char *verifier, const char *nonce,
+    time_t now, const char *acr, int max_auth_age, struct cr_idtoken_claims *out, char **id_token,
+    char **access_token, const char **why);
 
 #endif

@@ -593,6 +593,9 @@ check_claims(const json_t *cl, const struct cr_idtoken_expect *e,
 	}
 	if ((err = copy_claim(cl, "name", c->name, sizeof(c->name), "malformed or over-long name", why)) != CR_OK)
 		return err;
+	if ((err = copy_claim(cl, "resident_number", c->resident_number, sizeof(c->resident_number),
+	    "malformed or over-long resident_number", why)) != CR_OK)
+		return err;
 	if ((err = copy_claim(cl, "email", c->email, sizeof(c->email), "malformed or over-long email", why)) != CR_OK)
 		return err;
 	return CR_OK;

@@ -64,6 +64,7 @@ struct cr_idtoken_expect {
 /* Claims of a verified token, copied out (never truncated). */
 struct cr_idtoken_claims {
 	char sub[256], name[256], email[256], acr[64]; /* "" when name/email/acr are absent */
+	char resident_number[64];                      /* very-high e-ID only; "" when absent */
 	time_t iat, exp, auth_time;                    /* auth_time 0 when absent */
 };
 

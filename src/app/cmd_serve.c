@@ -80,7 +80,7 @@ cr_cmd_serve(const struct cr_config *cfg, int argc, char **argv, const sigset_t 
 	struct cr_app app = {.cfg = cfg};
 	struct cr_server *srv = NULL;
 	struct cr_govid_config gc;
-	char secret[512], redirect[CR_CFG_STR + 32], errbuf[256];
+	char secret[512], redirect[CR_CFG_STR + 32], eid_redirect[CR_CFG_STR + 48], errbuf[256];
 	int sig, rc = 1;
 
 	if (cr_cmd_wants_help(argc, argv,
@@ -91,7 +91,9 @@ cr_cmd_serve(const struct cr_config *cfg, int argc, char **argv, const sigset_t 
 	if (cr_read_secret_file(cfg->govid_client_secret_file, secret, sizeof(secret)) != CR_OK)
 		return 1;
 	snprintf(redirect, sizeof(redirect), "%s/auth/callback", cfg->base_url);
-	gc = (struct cr_govid_config){cfg->govid_issuer, cfg->govid_client_id, secret, redirect, 5000};
+	snprintf(eid_redirect, sizeof(eid_redirect), "%s/ecmp/certrenewal/eid/callback", cfg->base_url);
+	gc = (struct cr_govid_config){.issuer = cfg->govid_issuer, .client_id = cfg->govid_client_id,
+	    .client_secret = secret, .redirect_uri = redirect, .eid_redirect_uri = eid_redirect, .timeout_ms = 5000};
 	if (cr_store_open(cfg->database_url, cfg->http_threads + 1, &app.store) != CR_OK ||
 	    cr_tmpl_set_new(&app.tmpl) != CR_OK || cr_static_load(cfg->static_dir, &app.statics) != CR_OK ||
 	    load_locales(cfg->locale_dir, &app.locales) != CR_OK || cr_govid_new(&gc, &app.govid) != CR_OK)

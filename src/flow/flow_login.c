@@ -70,7 +70,7 @@ cr_flow_login_begin(const struct cr_flow_ctx *c, struct cr_flow_login_start *out
 	flow.created_at = c->now;
 	derive_verifier(browser, verifier);
 	challenge_of(verifier, challenge);
-	ar = (struct cr_govid_authreq){state, flow.nonce, challenge, NULL, NULL};
+	ar = (struct cr_govid_authreq){.state = state, .nonce = flow.nonce, .code_challenge = challenge};
 	if ((err = cr_govid_authorize_url(c->env->govid, &ar, out->authorize_url)) != CR_OK) {
 		cr_warn("login", "cannot reach GovID: %s", cr_err_str(err));
 		flow_result(res, CR_FLOW_UNAVAILABLE, CR_WHY_LOGIN_PROVIDER, 0);

@@ -20,6 +20,8 @@
 #include "core/renewal.h"
 #include "util/err.h"
 
+struct cr_buf;
+
 struct cr_store;
 struct cr_db;
 
@@ -391,5 +393,88 @@ enum cr_err cr_db_app_to_counter(struct cr_db *db, int64_t app_id, enum cr_app_s
    files[0..*nfiles) for the caller to delete before committing; *checks counts the checks purged. */
 enum cr_err cr_db_evidence_purge(struct cr_db *db, time_t before, time_t now, char (*files)[96], size_t max,
     size_t *nfiles, long *checks);
+
+/* ---- step 3 「確認續期」 (SPEC R7, R8; store_confirm.c) ----
+   Documents, e-ID requests and signatures are only ever added; a new document supersedes the
+   application's earlier one. Personal data (the PDF, the CMS, the ID token, the validation record)
+   arrives sealed: the store never sees it in clear. */
+#define CR_MAX_POSITIONS 200
+
+/* The active positions (職務/職級/職位) an operator imported, sorted; at most max. */
+enum cr_err cr_db_positions(struct cr_db *db, char (*out)[CR_TEXT], size_t max, size_t *n);
+/* CR_OK when title is an active position, CR_ERR_NOTFOUND otherwise. */
+enum cr_err cr_db_position_known(struct cr_db *db, const char *title);
+/* Adds a position, or makes an inactive one active again; *added says which. */
+enum cr_err cr_db_position_import(struct cr_db *db, const char *title, time_t now, bool *added);
+
+/* What step 3 recorded on the application. */
+struct cr_app_confirm {
+	char position[CR_TEXT];           /* the chosen 職務/職級/職位 ("" before the declaration) */
+	char declaration_version[32];
+	char declaration_sha256[CR_DIGEST_HEX];
+	time_t declared_at, submitted_at; /* 0: not yet */
+};
+enum cr_err cr_db_app_confirm_get(struct cr_db *db, int64_t app_id, struct cr_app_confirm *out);
+/* Records the accepted declaration and the chosen position (application in state confirm;
+   CR_ERR_CONFLICT otherwise). */
+enum cr_err cr_db_app_declare(struct cr_db *db, int64_t app_id, const char *position, const char *version,
+    const char *sha256_hex, time_t now);
+
+/* The application document (PDF) of one declaration. */
+struct cr_document {
+	int64_t id, application_id, holder_id;
+	time_t created_at;
+	char nonce[64];                   /* the one-time nonce printed on it */
+	char sha256[CR_DIGEST_HEX];       /* of the PDF in clear */
+	long bytes;
+	char declaration_version[32];
+	char position[CR_TEXT];
+	const unsigned char *pdf_sealed;  /* insert only, borrowed */
+	size_t pdf_sealed_len;
+};
+/* Adds the application's new document and marks the earlier ones superseded. */
+enum cr_err cr_db_document_add(struct cr_db *db, const struct cr_document *d, int64_t *id);
+/* The application's current document; its sealed PDF appended to sealed when not NULL.
+   CR_ERR_NOTFOUND when none. */
+enum cr_err cr_db_document_current(struct cr_db *db, int64_t app_id, struct cr_document *out, struct cr_buf *sealed);
+
+/* A very-high e-ID authorization request of step 3. */
+struct cr_eid_request {
+	int64_t id, application_id, holder_id, document_id;
+	char nonce[64];
+	time_t created_at, used_at;
+	const unsigned char *verifier_sealed; /* insert only, borrowed */
+	size_t verifier_sealed_len;
+};
+enum cr_err cr_db_eid_request_add(struct cr_db *db, const unsigned char state_hash[CR_HASH_LEN],
+    const struct cr_eid_request *r, int64_t *id);
+/* Takes the request named by state_hash once (marks it used at now); the sealed verifier is
+   appended to verifier_sealed. CR_ERR_NOTFOUND: unknown; CR_ERR_CONFLICT: used already (out is
+   filled either way when the row exists). */
+enum cr_err cr_db_eid_request_take(struct cr_db *db, const unsigned char state_hash[CR_HASH_LEN], time_t now,
+    struct cr_eid_request *out, struct cr_buf *verifier_sealed);
+
+/* One e-signature of an application document and the result of its validation. */
+struct cr_signature {
+	int64_t id, application_id, holder_id, document_id, eid_request_id;
+	time_t at;
+	bool passed;
+	char why[32];                     /* "ok" or the first failed check */
+	char signer_subject[512];
+	time_t signing_time, auth_time;
+	char acr[64];
+	char cms_sha256[CR_DIGEST_HEX];
+	/* insert only, borrowed; NULL binds NULL */
+	const unsigned char *cms_sealed, *validation_sealed, *id_token_sealed;
+	size_t cms_sealed_len, validation_sealed_len, id_token_sealed_len;
+};
+enum cr_err cr_db_signature_add(struct cr_db *db, const struct cr_signature *s, int64_t *id);
+/* The newest passed signature of a document; its sealed CMS appended to cms_sealed when not NULL.
+   CR_ERR_NOTFOUND when none. */
+enum cr_err cr_db_signature_passed(struct cr_db *db, int64_t document_id, struct cr_signature *out,
+    struct cr_buf *cms_sealed);
+/* Submission (R7.4, R8): the application confirm -> submitted with its time, and each certificate
+   to the state its type reaches (cr_renewal_after_submit). CR_ERR_CONFLICT when it is not at confirm. */
+enum cr_err cr_db_app_submit(struct cr_db *db, int64_t app_id, time_t now);
 
 #endif
