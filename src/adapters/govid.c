@@ -167,7 +167,7 @@ cr_govid_authorize_url(struct cr_govid *g, const struct cr_govid_authreq *req, s
 	} params[] = {
 		{"response_type", "code"},
 		{"client_id", g->client_id},
-		{"redirect_uri", req->redirect_uri != NULL ? req->redirect_uri : g->redirect_uri},
+		{"redirect_uri", req->eid ? g->eid_redirect_uri : g->redirect_uri},
 		{"scope", "openid profile email"},
 		{"state", req->state},
 		{"nonce", req->nonce},
@@ -179,6 +179,8 @@ cr_govid_authorize_url(struct cr_govid *g, const struct cr_govid_authreq *req, s
 		{"binding_message", req->binding_message},
 	};
 
+	if (req->eid && g->eid_redirect_uri == NULL)
+		return CR_ERR_CONFIG;
 	pthread_mutex_lock(&g->mu);
 	err = discover_locked(g, time(NULL));
 	if (err == CR_OK)

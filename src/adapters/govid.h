@@ -10,6 +10,7 @@
 #ifndef CR_ADAPTERS_GOVID_H
 #define CR_ADAPTERS_GOVID_H
 
+#include <stdbool.h>
 #include <time.h>
 
 #include "adapters/idtoken.h"
@@ -39,7 +40,7 @@ struct cr_govid_authreq {
 	const char *prompt;         /* NULL or "login" */
 	const char *login_hint;     /* NULL, or the expected subject (e-ID) */
 	const char *binding_message; /* NULL, or what the phone shows is being approved (e-ID) */
-	const char *redirect_uri;   /* NULL: the login's; the e-ID passes its own */
+	bool eid;                   /* the e-ID's request: back to the e-ID redirect URI */
 };
 
 /* Appends the provider's authorization URL for req to out (fetching discovery if needed). */
