@@ -141,6 +141,7 @@ wait_healthy() {
 start govsim "$BIN/govsim" --listen "127.0.0.1:$SIM_PORT" --issuer "$SIM" --data-dir "$VAR/govsim" \
 	--people demo/people.json --client-id "$CERTRENEW_GOVID_CLIENT_ID" \
 	--client-secret-file "$SECRET_FILE" --redirect-uri "$CERTRENEW_BASE_URL/auth/callback" \
+	--redirect-uri "$CERTRENEW_BASE_URL/ecmp/certrenewal/eid/callback" \
 	--dsi-api-key-file "$DSI_KEY_FILE" --faces-dir sim/faces
 wait_healthy govsim "$SIM"
 start serve "$BIN/certrenew" serve

@@ -26,6 +26,8 @@ static const char usage[] =
     "                 apply department decisions from a CSV file (all or nothing)\n"
     "  import-certs --holders HOLDERS.csv CERTFILE...\n"
     "                 load existing certificates (PEM/DER) with their holders (all or nothing)\n"
+    "  import-positions FILE\n"
+    "                 add the positions (職務/職級/職位) holders choose from at step 3\n"
     "  mail list|retry   the outbox: list (--failed) and re-queue failed messages\n"
     "  migrate-sqlite-to-postgres SQLITE_URL POSTGRES_URL\n"
     "                 copy a SQLite installation into an empty PostgreSQL database\n"
@@ -82,6 +84,8 @@ main(int argc, char **argv)
 		return cr_cmd_import_confirmations(&cfg, argc - i, argv + i);
 	if (strcmp(cmd, "import-certs") == 0)
 		return cr_cmd_import_certs(&cfg, argc - i, argv + i);
+	if (strcmp(cmd, "import-positions") == 0)
+		return cr_cmd_import_positions(&cfg, argc - i, argv + i);
 	if (strcmp(cmd, "mail") == 0)
 		return cr_cmd_mail(&cfg, argc - i, argv + i);
 	if (strcmp(cmd, "migrate-sqlite-to-postgres") == 0)

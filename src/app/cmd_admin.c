@@ -255,6 +255,29 @@ load_person(struct cr_db *db, const struct cr_pki_ca *ca, json_t *orgs, json_t *
 	return load_certs(db, ca, json_object_get(pj, "certificates"), &p, org_name, now, certs);
 }
 
+/* The demo list of positions (職務/職級/職位) holders choose from at step 3. */
+static enum cr_err
+load_positions(struct cr_db *db, json_t *list, time_t now)
+{
+	json_t *v;
+	size_t i;
+	bool added;
+	enum cr_err err;
+
+	json_array_foreach(list, i, v)
+	{
+		const char *t = json_string_value(v);
+
+		if (t == NULL || *t == '\0' || strlen(t) >= CR_TEXT) {
+			fprintf(stderr, "certrenew: demo data: positions[%zu] is not a title\n", i);
+			return CR_ERR_INVALID;
+		}
+		if ((err = cr_db_position_import(db, t, now, &added)) != CR_OK)
+			return err;
+	}
+	return CR_OK;
+}
+
 int
 cr_cmd_demo_data(const struct cr_config *cfg, int argc, char **argv)
 {
@@ -299,6 +322,8 @@ cr_cmd_demo_data(const struct cr_config *cfg, int argc, char **argv)
 		if (load_person(db, ca, json_object_get(doc, "organisations"), pj, now, &certs) != CR_OK)
 			goto out;
 	}
+	if (load_positions(db, json_object_get(doc, "positions"), now) != CR_OK)
+		goto out;
 	snprintf(detail, sizeof(detail), "%zu people, %ld certificates", json_array_size(people), certs);
 	if (cr_db_audit(db, now, &(struct cr_audit){"operator", "demo_data", "", "", detail}) != CR_OK ||
 	    cr_db_commit(db) != CR_OK)

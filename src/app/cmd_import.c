@@ -792,3 +792,104 @@ out:
 	free(buf);
 	return rc;
 }
+
+/* ---------------------------------------------------------------- import-positions */
+
+#define MAX_POSITIONS_BYTES (256u * 1024u)
+
+/* One title per line: UTF-8 without control characters, at most CR_TEXT - 1 bytes; blank lines and
+   lines starting with '#' are skipped. Trailing spaces and a CR are dropped. */
+static bool
+position_line(const char *file, size_t line, char *s, size_t n, char out[CR_TEXT])
+{
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\r' || s[n - 1] == '\t'))
+		n--;
+	while (n > 0 && (*s == ' ' || *s == '\t')) {
+		s++;
+		n--;
+	}
+	out[0] = '\0';
+	if (n == 0 || *s == '#')
+		return true;
+	if (n >= CR_TEXT || !cr_utf8_valid(s, n) || memchr(s, '\0', n) != NULL) {
+		fprintf(stderr, "certrenew: %s:%zu: %s\n", file, line, n >= CR_TEXT ? "longer than 255 bytes" : "not UTF-8");
+		return false;
+	}
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+			fprintf(stderr, "certrenew: %s:%zu: a control character\n", file, line);
+			return false;
+		}
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return true;
+}
+
+int
+cr_cmd_import_positions(const struct cr_config *cfg, int argc, char **argv)
+{
+	struct cr_store *st = NULL;
+	struct cr_db *db = NULL;
+	char *buf = NULL, (*titles)[CR_TEXT] = NULL, detail[320];
+	size_t len, n = 0, line = 0, added = 0, bad = 0;
+	time_t now = time(NULL);
+	int rc = 1;
+
+	if (cr_cmd_wants_help(argc, argv,
+	        "usage: certrenew import-positions FILE\n"
+	        "Adds the positions (職務/職級/職位) a holder may choose at step 3, one per line\n"
+	        "(UTF-8; blank lines and lines starting with # are skipped). Positions already\n"
+	        "known stay; every line is checked first and nothing is written if one is bad.\n"))
+		return 0;
+	if (argc != 2) {
+		fprintf(stderr, "usage: certrenew import-positions FILE\n");
+		return 2;
+	}
+	if (read_input(argv[1], MAX_POSITIONS_BYTES, &buf, &len) != CR_OK)
+		return 1;
+	if ((titles = calloc(CR_MAX_POSITIONS, sizeof(*titles))) == NULL)
+		goto out;
+	for (char *p = buf, *end = buf + len; p < end;) {
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t ln = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
+		char t[CR_TEXT];
+
+		line++;
+		if (!position_line(argv[1], line, p, ln, t))
+			bad++;
+		else if (t[0] != '\0' && n == CR_MAX_POSITIONS) {
+			fprintf(stderr, "certrenew: %s:%zu: more than %d positions\n", argv[1], line, CR_MAX_POSITIONS);
+			bad++;
+			break;
+		} else if (t[0] != '\0')
+			memcpy(titles[n++], t, sizeof(t));
+		p += ln + 1;
+	}
+	if (bad > 0 || n == 0) {
+		fprintf(stderr, "certrenew: %s: %s; nothing imported\n", argv[1], bad > 0 ? "bad lines" : "no positions");
+		goto out;
+	}
+	if (open_store(cfg, &st, &db) != CR_OK)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		bool was_added = false;
+
+		if (cr_db_position_import(db, titles[i], now, &was_added) != CR_OK) {
+			fprintf(stderr, "certrenew: %s: storing a position failed; nothing imported\n", argv[1]);
+			goto out;
+		}
+		added += was_added;
+	}
+	snprintf(detail, sizeof(detail), "import %.280s: %zu positions, %zu new", argv[1], n, added);
+	if (cr_db_audit(db, now, &(struct cr_audit){"operator", "positions_import", "", "", detail}) != CR_OK ||
+	    !commit(db))
+		goto out;
+	printf("certrenew: %s: %zu position%s imported (%zu new)\n", argv[1], n, n == 1 ? "" : "s", added);
+	rc = 0;
+out:
+	if (st != NULL)
+		close_store(st, db);
+	free(titles);
+	free(buf);
+	return rc;
+}

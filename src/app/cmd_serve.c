@@ -13,7 +13,9 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "adapters/csc.h"
 #include "adapters/httpc.h"
+#include "doc/pdf.h"
 #include "adapters/mail.h"
 #include "app/commands.h"
 #include "flow/flow.h"
@@ -74,6 +76,26 @@ open_dsi(const struct cr_config *cfg, struct cr_dsi **out)
 	return cr_dsi_new(&dc, out);
 }
 
+/* GovID's signing service. In production: https only and a named GovID CA (fail closed). */
+static enum cr_err
+open_signing(const struct cr_config *cfg, struct cr_csc **out)
+{
+	struct cr_csc_config sc = {.base_url = cfg->signing_base_url, .ca_file = cfg->signing_ca_file,
+	    .connect_timeout_ms = cfg->signing_connect_timeout_ms, .timeout_ms = cfg->signing_timeout_ms};
+
+	if (!cfg->dev && strncmp(cfg->signing_base_url, "https://", 8) != 0) {
+		cr_error("serve", "signing.base_url must be an https:// URL in production");
+		return CR_ERR_CONFIG;
+	}
+	/* In DEV the file is govsim's, which may start after the portal: it is read at each validation. */
+	if (cfg->signing_trust_file[0] == '\0' || (!cfg->dev && access(cfg->signing_trust_file, R_OK) != 0)) {
+		cr_error("serve", "signing.trust_file %s cannot be read: the GovID CA of signing certificates is needed",
+		    cfg->signing_trust_file[0] ? cfg->signing_trust_file : "(not set)");
+		return CR_ERR_CONFIG;
+	}
+	return cr_csc_new(&sc, out);
+}
+
 int
 cr_cmd_serve(const struct cr_config *cfg, int argc, char **argv, const sigset_t *stop)
 {
@@ -104,7 +126,8 @@ cr_cmd_serve(const struct cr_config *cfg, int argc, char **argv, const sigset_t 
 	}
 	if (cr_seal_key_load(cfg->outbox_key_file, &app.outbox_key) != CR_OK ||
 	    cr_seal_key_load(cfg->codes_key_file, &app.codes_key) != CR_OK ||
-	    cr_seal_key_load(cfg->evidence_key_file, &app.evidence_key) != CR_OK || open_dsi(cfg, &app.dsi) != CR_OK)
+	    cr_seal_key_load(cfg->evidence_key_file, &app.evidence_key) != CR_OK || open_dsi(cfg, &app.dsi) != CR_OK ||
+	    open_signing(cfg, &app.csc) != CR_OK || cr_doc_new(&app.doc) != CR_OK)
 		goto out;
 	app.mailer = (struct cr_mailer){cfg, app.tmpl, &app.outbox_key};
 	app.flow = (struct cr_flow_env){
@@ -126,6 +149,9 @@ cr_cmd_serve(const struct cr_config *cfg, int argc, char **argv, const sigset_t 
 		.face_tries_per_holder = cfg->face_tries_per_holder,
 		.face_tries_window_days = cfg->face_tries_window_days,
 		.evidence_retention_days = cfg->evidence_retention_days,
+		.doc = app.doc,
+		.csc = app.csc,
+		.signing_trust_file = cfg->signing_trust_file,
 	};
 	app.flow.photo.max_bytes = (size_t)cfg->photo_max_bytes;
 	{
@@ -154,6 +180,8 @@ out:
 	cr_server_stop(srv);
 	cr_govid_free(app.govid);
 	cr_dsi_free(app.dsi);
+	cr_csc_free(app.csc);
+	cr_doc_free(app.doc);
 	json_decref(app.locales);
 	cr_static_free(app.statics);
 	cr_tmpl_set_free(app.tmpl);

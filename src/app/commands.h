@@ -18,6 +18,7 @@ int cr_cmd_jobs(const struct cr_config *cfg, int argc, char **argv, const sigset
 int cr_cmd_audit_verify(const struct cr_config *cfg, int argc, char **argv);
 int cr_cmd_import_confirmations(const struct cr_config *cfg, int argc, char **argv);
 int cr_cmd_import_certs(const struct cr_config *cfg, int argc, char **argv);
+int cr_cmd_import_positions(const struct cr_config *cfg, int argc, char **argv);
 int cr_cmd_mail(const struct cr_config *cfg, int argc, char **argv);
 /* Copies a SQLite installation into an empty PostgreSQL database (cmd_migrate.c). */
 int cr_cmd_migrate_sqlite_to_postgres(const struct cr_config *cfg, int argc, char **argv);

@@ -68,6 +68,11 @@ static const struct key keys[] = {
 	S("dsi.ca_file", dsi_ca_file),
 	I("dsi.connect_timeout_ms", dsi_connect_timeout_ms, 100, 60000),
 	I("dsi.timeout_ms", dsi_timeout_ms, 500, 120000),
+	U("signing.base_url", signing_base_url),
+	S("signing.ca_file", signing_ca_file),
+	S("signing.trust_file", signing_trust_file),
+	I("signing.connect_timeout_ms", signing_connect_timeout_ms, 100, 60000),
+	I("signing.timeout_ms", signing_timeout_ms, 500, 120000),
 	{"identity.face_threshold", K_FRACTION, offsetof(struct cr_config, face_threshold), 0, 0, 0},
 	I("identity.face_tries_per_application", face_tries_per_app, 1, 20),
 	I("identity.face_tries_per_holder", face_tries_per_holder, 1, 100),
@@ -111,6 +116,9 @@ defaults(struct cr_config *c)
 	snprintf(c->dsi_base_url, sizeof(c->dsi_base_url), "http://127.0.0.1:8081");
 	c->dsi_connect_timeout_ms = 3000;
 	c->dsi_timeout_ms = 10000;
+	snprintf(c->signing_base_url, sizeof(c->signing_base_url), "http://127.0.0.1:8081");
+	c->signing_connect_timeout_ms = 3000;
+	c->signing_timeout_ms = 15000;
 	c->face_threshold = 0.80;
 	c->face_tries_per_app = 3;
 	c->face_tries_per_holder = 6;
@@ -346,6 +354,9 @@ cr_config_load(struct cr_config *c, const char *path, char *err, size_t errlen)
 		snprintf(c->dsi_api_key_file, sizeof(c->dsi_api_key_file), "%.990s/secrets/dsi_api_key", c->var_dir);
 	if (c->evidence_key_file[0] == '\0')
 		snprintf(c->evidence_key_file, sizeof(c->evidence_key_file), "%.990s/secrets/evidence.key", c->var_dir);
+	/* DEV only: govsim's own test CA. Production names the GovID CA or step 3 does not start. */
+	if (c->signing_trust_file[0] == '\0' && c->dev)
+		snprintf(c->signing_trust_file, sizeof(c->signing_trust_file), "%.990s/govsim/govid-ca.pem", c->var_dir);
 	if (c->evidence_dir[0] == '\0')
 		snprintf(c->evidence_dir, sizeof(c->evidence_dir), "%.1000s/evidence", c->var_dir);
 	return CR_OK;

@@ -60,6 +60,12 @@ struct cr_config {
 	int dsi_connect_timeout_ms;          /* dsi.connect_timeout_ms */
 	int dsi_timeout_ms;                  /* dsi.timeout_ms: the whole exchange */
 	/* Identity proofing (SPEC R6) */
+	/* GovID's e-signature service (step 3; docs/internals/esign.md) */
+	char signing_base_url[CR_CFG_STR];   /* signing.base_url: https in production */
+	char signing_ca_file[CR_CFG_STR];    /* signing.ca_file: CA bundle of its server certificate */
+	char signing_trust_file[CR_CFG_STR]; /* signing.trust_file: PEM of the GovID CA that issues signing certificates */
+	int signing_connect_timeout_ms;      /* signing.connect_timeout_ms */
+	int signing_timeout_ms;              /* signing.timeout_ms: one call */
 	double face_threshold;               /* identity.face_threshold: DSI score needed, 0..1 */
 	int face_tries_per_app;              /* identity.face_tries_per_application */
 	int face_tries_per_holder;           /* identity.face_tries_per_holder, within the window below */

@@ -34,6 +34,9 @@
 #include "util/err.h"
 #include "util/seal.h"
 
+struct cr_doc;
+struct cr_csc;
+
 /* What the flow needs that lives as long as the process: read-only after start-up (app/ fills it). */
 struct cr_flow_env {
 	int window_days;                 /* renewal window: which certificates are due */
@@ -53,6 +56,10 @@ struct cr_flow_env {
 	double face_threshold;
 	int face_tries_per_app, face_tries_per_holder, face_tries_window_days;
 	int evidence_retention_days;
+	/* Step 3, declaration and e-signature */
+	struct cr_doc *doc;              /* renders the application document; NULL: step 3 unavailable */
+	const struct cr_csc *csc;        /* GovID's signing service; NULL: step 3 unavailable */
+	const char *signing_trust_file;  /* PEM of the GovID CA(s) that issue signing certificates */
 };
 
 /* One action's context: borrowed for the call. */
@@ -100,6 +107,16 @@ enum cr_flow_why {
 	CR_WHY_PHOTO_MISSING,    /* 「確定使用照片」 with no photo uploaded */
 	CR_WHY_FACE_LOW,         /* below the threshold; n: tries left */
 	CR_WHY_FACE_UNUSABLE,    /* DSI could not use the photo (no try counted) */
+	CR_WHY_DECLARATION_REQUIRED, /* 「同意並接受申請人／登記人協定及聲明」 not ticked */
+	CR_WHY_POSITION_UNKNOWN, /* a 職務/職級/職位 that is neither on the list nor the current one */
+	CR_WHY_EID_STATE,        /* unknown or used e-ID answer, another holder's or another document's */
+	CR_WHY_EID_EXPIRED,      /* the e-ID request is older than CR_EID_REQUEST_TTL */
+	CR_WHY_EID_REFUSED,      /* the holder pressed 「拒絕」 on the phone (GovID answered access_denied) */
+	CR_WHY_EID_INVALID,      /* the ID token failed: level, age, another person or resident number */
+	CR_WHY_EID_DOWN,         /* GovID unreachable or answering garbage: try again later */
+	CR_WHY_SIGN_DOWN,        /* the signing service unreachable or answering garbage: try again later */
+	CR_WHY_SIGN_INVALID,     /* the signature failed validation (the report is kept) */
+	CR_WHY_NOT_SIGNED,       /* submit before the current document has a valid signature */
 };
 
 struct cr_flow_result {
@@ -195,6 +212,57 @@ void cr_flow_face_check(const struct cr_flow_ctx *c, int64_t app_id, struct cr_f
 /* The retention purge (certrenew jobs): evidence older than env->evidence_retention_days. *purged
    counts photos and checks purged. Audited. */
 enum cr_err cr_flow_evidence_purge(const struct cr_flow_ctx *c, long *purged);
+
+/* ---- the renewal application, step 3 「確認續期」 (flow_confirm.c; SPEC R7, R8) ---- */
+#define CR_EID_ACR "govid:very-high"
+#define CR_EID_REQUEST_TTL 600  /* seconds from 「進行電子身份識別並簽署申請文件」 to GovID's answer */
+#define CR_EID_MAX_AUTH_AGE 300 /* the face recognition must be this recent when the answer arrives */
+#define CR_SIGNING_TIME_LEEWAY 120
+#define CR_APP_NUMBER_LEN 24
+
+/* The application's number as documents and the phone show it ("R2026-000042"). */
+void cr_flow_app_number(const struct cr_application *app, char out[CR_APP_NUMBER_LEN]);
+
+/* What the step 3 and step 4 pages show. Large: allocate it. */
+struct cr_flow_confirm {
+	char app_number[CR_APP_NUMBER_LEN];
+	struct cr_cert_view certs[CR_FLOW_MAX_CERTS];
+	size_t n_certs;
+	struct cr_email_check emails[CR_FLOW_MAX_EMAILS];
+	size_t n_emails;
+	bool checked;                          /* the DSI check of step 1 is on record */
+	struct cr_id_check check;
+	char positions[CR_MAX_POSITIONS][CR_TEXT]; /* the choices, the current value among them */
+	size_t n_positions;
+	char position[CR_TEXT];                /* chosen at the declaration, else the current one */
+	struct cr_app_confirm confirm;
+	bool has_document;
+	struct cr_document document;
+	bool is_signed;                        /* the current document has a passed signature */
+	struct cr_signature signature;
+};
+/* The summary (application at step 3 or 4, else REFUSED WRONG_STEP). */
+void cr_flow_confirm_view(const struct cr_flow_ctx *c, int64_t app_id, struct cr_flow_confirm *out,
+    struct cr_flow_result *res);
+/* 「進行電子身份識別並簽署申請文件」: agreed is the ticked declaration, position the chosen 職務/職級/職位.
+   Renders and keeps (sealed) the application document with a fresh nonce, records the declaration and
+   starts a very-high e-ID request bound to this application and document; appends GovID's
+   authorization URL to authorize_url. All of it in one transaction, or nothing. */
+void cr_flow_declare(const struct cr_flow_ctx *c, int64_t app_id, bool agreed, const char *position,
+    struct cr_buf *authorize_url, struct cr_flow_result *res);
+/* GovID's e-ID answer (state, code; provider_error when it sent error=): takes the request once,
+   checks the ID token (very-high, fresh, the holder, the resident number DSI confirmed), has GovID's
+   signing service sign the document's SHA-256 and validates the CMS. DONE: a passed signature is
+   kept with its evidence (ID token, CMS, validation report, sealed) in one transaction. */
+void cr_flow_eid_finish(const struct cr_flow_ctx *c, const char *state, const char *code, bool provider_error,
+    struct cr_flow_result *res);
+/* 「確認提交證書續期申請」: the application to step 4 and each certificate to its next state (R8).
+   Submitting again is DONE with nothing changed. */
+void cr_flow_submit(const struct cr_flow_ctx *c, int64_t app_id, struct cr_flow_result *res);
+/* The current application document (PDF) in clear, for its holder (step 3 or 4). */
+enum cr_err cr_flow_document_get(const struct cr_flow_ctx *c, int64_t app_id, struct cr_buf *pdf);
+/* The passed signature (detached CMS, DER) of the current document, for its holder. */
+enum cr_err cr_flow_signature_get(const struct cr_flow_ctx *c, int64_t app_id, struct cr_buf *cms);
 
 /* ---- department confirmation (flow_dept.c; SPEC R2) ---- */
 #define CR_FLOW_DEPT_MAX_ROWS 2000

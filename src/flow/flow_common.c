@@ -128,6 +128,16 @@ cr_flow_why_name(enum cr_flow_why why)
 		[CR_WHY_PHOTO_MISSING] = "photo_missing",
 		[CR_WHY_FACE_LOW] = "face_low",
 		[CR_WHY_FACE_UNUSABLE] = "face_unusable",
+		[CR_WHY_DECLARATION_REQUIRED] = "declaration_required",
+		[CR_WHY_POSITION_UNKNOWN] = "position_unknown",
+		[CR_WHY_EID_STATE] = "eid_state",
+		[CR_WHY_EID_EXPIRED] = "eid_expired",
+		[CR_WHY_EID_REFUSED] = "eid_refused",
+		[CR_WHY_EID_INVALID] = "eid_invalid",
+		[CR_WHY_EID_DOWN] = "eid_down",
+		[CR_WHY_SIGN_DOWN] = "sign_down",
+		[CR_WHY_SIGN_INVALID] = "sign_invalid",
+		[CR_WHY_NOT_SIGNED] = "not_signed",
 	};
 
 	if ((size_t)why < sizeof(names) / sizeof(names[0]) && names[why] != NULL)

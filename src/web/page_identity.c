@@ -1,8 +1,8 @@
 /*
  * Step 2 「驗證身份」 pages (SPEC R6; seed steps 12-14): the result of DSI's
  * ID-card check, 「上傳近照」 / 「重新上傳」 with the preview, and
- * 「確定使用照片」. Step 3's page 「確認續期」 is where a passed face comparison
- * lands.
+ * 「確定使用照片」. A passed face comparison lands on step 3 「確認續期」
+ * (page_confirm.c).
  *
  * Translators only: session, CSRF, the declared fields (app, csrf and the file
  * part photo, collected by server.c's streaming upload), one flow call
@@ -170,21 +170,4 @@ cr_page_face_check(struct cr_req *req, struct cr_resp *resp)
 		return;
 	}
 	cr_wiz_redirect_to_step(resp, &res.app, NULL);
-}
-
-/* ---- step 3 「確認續期」 ---- */
-
-void
-cr_page_confirm(struct cr_req *req, struct cr_resp *resp)
-{
-	struct cr_application app;
-	struct cr_flow_ctx c;
-
-	if (!cr_require_session(req, resp) || !cr_wiz_load_app(req, resp, &c, &app))
-		return;
-	if (app.state != CR_APP_CONFIRM && app.state != CR_APP_SUBMITTED) {
-		cr_wiz_redirect_to_step(resp, &app, NULL);
-		return;
-	}
-	cr_render(req, resp, 200, "confirm", cr_wiz_ctx(req, "confirm_title", app.id, cr_app_step(app.state), NULL));
 }

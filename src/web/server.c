@@ -92,6 +92,11 @@ static const struct route routes[] = {
 	{"GET", "/ecmp/certrenewal/identity/photo", cr_page_photo},
 	{"POST", "/ecmp/certrenewal/identity/face", cr_page_face_check},
 	{"GET", "/ecmp/certrenewal/confirm", cr_page_confirm},
+	{"POST", "/ecmp/certrenewal/confirm/declare", cr_page_declare},
+	{"GET", "/ecmp/certrenewal/eid/callback", cr_page_eid_callback},
+	{"POST", "/ecmp/certrenewal/confirm/submit", cr_page_submit},
+	{"GET", "/ecmp/certrenewal/confirm/app.pdf", cr_page_document},
+	{"GET", "/ecmp/certrenewal/confirm/app.p7s", cr_page_signature},
 	{"GET", "/dev/mail", cr_page_dev_mail},
 	{"GET", "/dev/mail/message", cr_page_dev_mail_message},
 	{"GET", "/department", cr_page_department},
@@ -316,6 +321,8 @@ send_resp(struct MHD_Connection *c, struct cr_resp *resp, bool tls)
 		MHD_add_response_header(r, "Content-Type", resp->content_type);
 	if (resp->etag != NULL)
 		MHD_add_response_header(r, "ETag", resp->etag);
+	if (resp->disposition != NULL)
+		MHD_add_response_header(r, "Content-Disposition", resp->disposition);
 	if (resp->location[0] != '\0')
 		MHD_add_response_header(r, "Location", resp->location);
 	for (int i = 0; i < resp->ncookies; i++)

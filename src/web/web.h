@@ -38,6 +38,8 @@ struct cr_app {
 	struct cr_seal_key codes_key;  /* HMAC key of email-code hashes */
 	struct cr_seal_key evidence_key; /* seals photos and DSI answers */
 	struct cr_dsi *dsi;
+	struct cr_doc *doc;              /* renders application documents */
+	struct cr_csc *csc;              /* GovID's e-signature service */
 	struct cr_flow_env flow;         /* what the flow layer needs (points into the fields above) */
 };
 
@@ -84,6 +86,7 @@ struct cr_resp {
 	size_t static_len;
 	const char *etag;             /* static string */
 	const char *cache_control;    /* static string; default no-store for dynamic pages */
+	const char *disposition;      /* static string: Content-Disposition of a download, or NULL */
 	char location[2048];
 	char cookies[CR_RESP_MAX_COOKIES][600];
 	int ncookies;
@@ -157,7 +160,10 @@ cr_handler cr_page_dev_mail, cr_page_dev_mail_message;
 cr_handler cr_page_verify_list, cr_page_verify_start, cr_page_consent, cr_page_consent_post;
 cr_handler cr_page_emails, cr_page_email, cr_page_email_send, cr_page_email_check, cr_page_emails_next;
 /* page_identity.c: step 2 (SPEC R6) and the landing of step 3 */
-cr_handler cr_page_identity, cr_page_photo_upload, cr_page_photo, cr_page_face_check, cr_page_confirm;
+cr_handler cr_page_identity, cr_page_photo_upload, cr_page_photo, cr_page_face_check;
+/* page_confirm.c: step 3 「確認續期」 and step 4 (SPEC R7, R8) */
+cr_handler cr_page_confirm, cr_page_declare, cr_page_eid_callback, cr_page_submit, cr_page_document,
+    cr_page_signature;
 cr_handler cr_page_department, cr_page_department_decide; /* page_dept.c: coordinators only */
 
 #endif

@@ -284,8 +284,11 @@ export class System {
       '--client-id', CLIENT_ID,
       '--client-secret-file', this.secretFile,
       '--redirect-uri', this.redirectUri,
+      '--redirect-uri', `${this.base}/ecmp/certrenewal/eid/callback`,
       '--dsi-api-key-file', this.dsiKeyFile,
       '--faces-dir', FACES_DIR,
+      // Tests arm GovID's failures one request at a time (POST /sim/faults; never in `make run`).
+      '--test-faults',
     ], this.env, path.join(this.varDir, 'govsim.log'));
     this.daemons.push(d);
     this.govsimDaemon = d;
