@@ -249,7 +249,7 @@ struct gs {
 	struct gs_dsi dsi;     /* the DSI registry and its API key */
 	struct gs_faults faults;
 	struct gs_eid *eid;    /* eid.c's state (its own lock) */
-	struct gs_csc *csc;    /* csc.c's state: test CA, e-ID certificates (its own lock) */
+	struct gs_csc *csc;    /* csc.c's state: test CA, e-ID certificates (read-only once running) */
 
 	/* Guarded by lock. */
 	pthread_mutex_t lock;
