@@ -2,6 +2,8 @@
  * The front-channel half of the flow: GET /authorize validates an
  * authorization request and shows the login page; POST /login turns the
  * chosen account into a one-time authorization code and sends the browser back.
+ * A request for govid:very-high goes to the e-ID instead (eid.c): the QR code
+ * page, approved on the phone, never the account list.
  *
  * Until client_id and redirect_uri are known good, errors are shown as a page
  * and never redirected (an open redirector otherwise); after that they go back
@@ -25,6 +27,8 @@ struct authz {
 	const char *method;
 	const char *acr_values;
 	const char *prompt;
+	const char *login_hint;
+	const char *binding_message;
 };
 
 struct collect {
@@ -61,9 +65,8 @@ error_page(struct gs_req *r, const char *message)
 	return gs_reply_html(r, MHD_HTTP_BAD_REQUEST, &html);
 }
 
-/* Sends the browser back to the client with an OAuth error. */
-static enum MHD_Result
-error_redirect(struct gs_req *r, const char *redirect_uri, const char *state,
+enum MHD_Result
+gs_error_redirect(struct gs_req *r, const char *redirect_uri, const char *state,
     const char *error, const char *desc)
 {
 	const char *const pairs[] = {
@@ -106,6 +109,8 @@ read_params(const struct cr_form *q, struct authz *a)
 		{ "code_challenge_method", MAX_SHORT, 1, &a->method },
 		{ "acr_values", MAX_ACR, 0, &a->acr_values },
 		{ "prompt", MAX_PROMPT, 0, &a->prompt },
+		{ "login_hint", MAX_SUB, 0, &a->login_hint },
+		{ "binding_message", MAX_BINDING, 0, &a->binding_message },
 	};
 
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
@@ -151,7 +156,8 @@ store_pending(struct gs *gs, const struct authz *a, char **req_id)
 	p->state = strdup(a->state);
 	p->nonce = strdup(a->nonce);
 	p->code_challenge = strdup(a->challenge);
-	p->very_high = a->acr_values != NULL && gs_has_word(a->acr_values, GS_ACR_VERY_HIGH);
+	/* A very-high request never gets here (eid.c handles it). */
+	p->very_high = 0;
 	if (p->client_id == NULL || p->redirect_uri == NULL || p->state == NULL ||
 	    p->nonce == NULL || p->code_challenge == NULL)
 		goto out;
@@ -172,6 +178,48 @@ out:
 	return err;
 }
 
+/* Characters (code points) of UTF-8 s: the bytes that do not continue a sequence. */
+static size_t
+utf8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		n += ((unsigned char)*s & 0xC0) != 0x80;
+	return n;
+}
+
+/* A govid:very-high request: checks what the e-ID needs (docs/internals/eid.md), then hands it to
+ * eid.c, which shows the QR code page instead of the account list. */
+static enum MHD_Result
+authorize_eid(struct gs_req *r, const struct authz *a)
+{
+	const struct gs_person *who;
+	struct gs_eid_request q = {
+		.client_id = a->client_id, .redirect_uri = a->redirect_uri, .state = a->state,
+		.nonce = a->nonce, .code_challenge = a->challenge, .login_hint = a->login_hint,
+		.binding_message = a->binding_message,
+	};
+	enum MHD_Result ret;
+
+	if (a->prompt == NULL || !gs_has_word(a->prompt, "login"))
+		return gs_error_redirect(r, a->redirect_uri, a->state, "invalid_request",
+		    "govid:very-high requires prompt=login");
+	if (a->login_hint == NULL)
+		return gs_error_redirect(r, a->redirect_uri, a->state, "invalid_request",
+		    "govid:very-high requires login_hint");
+	if ((who = gs_people_find(&r->gs->people, a->login_hint)) == NULL || who->id_number == NULL)
+		return gs_error_redirect(r, a->redirect_uri, a->state, "invalid_request",
+		    "login_hint names no account with an e-ID");
+	if (a->binding_message == NULL || utf8_chars(a->binding_message) > MAX_BINDING_CHARS)
+		return gs_error_redirect(r, a->redirect_uri, a->state, "invalid_request",
+		    "govid:very-high requires a binding_message of at most 64 characters");
+	if (gs_eid_begin(r, &q, &ret) != CR_OK)
+		return gs_error_redirect(r, a->redirect_uri, a->state, "temporarily_unavailable",
+		    "too many pending e-ID requests");
+	return ret;
+}
+
 /* Validates the request with the client known good; shows the login page. */
 static enum MHD_Result
 authorize_client(struct gs_req *r, const struct cr_form *q, struct authz *a)
@@ -186,20 +234,21 @@ authorize_client(struct gs_req *r, const struct cr_form *q, struct authz *a)
 	if ((bad = read_params(q, a)) != NULL) {
 		/* The state may itself be the bad one: then send none back. */
 		snprintf(msg, sizeof(msg), "missing, repeated or invalid parameter: %s", bad);
-		return error_redirect(r, a->redirect_uri,
+		return gs_error_redirect(r, a->redirect_uri,
 		    strcmp(bad, "state") == 0 ? NULL : a->state, "invalid_request", msg);
 	}
 	if ((desc = check_params(a)) != NULL)
-		return error_redirect(r, a->redirect_uri, a->state, "invalid_request", desc);
+		return gs_error_redirect(r, a->redirect_uri, a->state, "invalid_request", desc);
 	/* No sessions here, so a silent login can never succeed. */
 	if (a->prompt != NULL && gs_has_word(a->prompt, "none"))
-		return error_redirect(r, a->redirect_uri, a->state, "login_required",
+		return gs_error_redirect(r, a->redirect_uri, a->state, "login_required",
 		    "interactive login required");
+	if (a->acr_values != NULL && gs_has_word(a->acr_values, GS_ACR_VERY_HIGH))
+		return authorize_eid(r, a);
 	if ((err = store_pending(r->gs, a, &req_id)) != CR_OK)
-		return error_redirect(r, a->redirect_uri, a->state, "temporarily_unavailable",
+		return gs_error_redirect(r, a->redirect_uri, a->state, "temporarily_unavailable",
 		    "too many pending logins");
-	err = gs_page_login(r->gs, req_id,
-	    a->acr_values != NULL && gs_has_word(a->acr_values, GS_ACR_VERY_HIGH), &html);
+	err = gs_page_login(r->gs, req_id, &html);
 	free(req_id);
 	if (err != CR_OK)
 		return gs_reply_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
@@ -229,9 +278,8 @@ gs_authorize(struct gs_req *r)
 	return ret;
 }
 
-/* Turns a consumed pending request into a stored code; *code for the URL. */
-static enum cr_err
-issue_code(struct gs *gs, struct gs_pending *p, const char *sub, char **code)
+enum cr_err
+gs_code_issue(struct gs *gs, struct gs_pending *p, const char *sub, time_t auth_time, char **code)
 {
 	struct gs_code *c = calloc(1, sizeof(*c));
 	uint8_t id[32];
@@ -248,7 +296,7 @@ issue_code(struct gs *gs, struct gs_pending *p, const char *sub, char **code)
 	if ((c->redirect_uri = strdup(p->redirect_uri)) == NULL)
 		goto out;
 	c->very_high = p->very_high;
-	c->auth_time = gs_now();
+	c->auth_time = auth_time;
 	if ((err = gs_random_token(code)) != CR_OK)
 		goto out;
 	cr_sha256(*code, strlen(*code), id);
@@ -291,8 +339,8 @@ login_as(struct gs_req *r, struct gs_pending *p, const struct gs_person *who)
 	enum MHD_Result ret;
 	const char *pairs[] = { "code", NULL, "state", p->state, NULL };
 
-	if (issue_code(r->gs, p, who->sub, &code) != CR_OK)
-		return error_redirect(r, p->redirect_uri, p->state, "temporarily_unavailable",
+	if (gs_code_issue(r->gs, p, who->sub, gs_now(), &code) != CR_OK)
+		return gs_error_redirect(r, p->redirect_uri, p->state, "temporarily_unavailable",
 		    "too many outstanding codes");
 	pairs[1] = code;
 	cr_info(GS_LOG, "login of %s (acr %s)", who->sub,
@@ -330,7 +378,7 @@ gs_login(struct gs_req *r)
 		ret = error_page(r, "登入請求無效或已逾時，請返回應用程式重新登入。");
 	} else {
 		ret = cancel != NULL ?
-		    error_redirect(r, p->redirect_uri, p->state, "access_denied",
+		    gs_error_redirect(r, p->redirect_uri, p->state, "access_denied",
 		        "the user cancelled the login") :
 		    login_as(r, p, who);
 		gs_pending_free(p);

@@ -249,7 +249,7 @@ struct gs {
 	struct gs_dsi dsi;     /* the DSI registry and its API key */
 	struct gs_faults faults;
 	struct gs_eid *eid;    /* eid.c's state (its own lock) */
-	struct gs_csc *csc;    /* csc.c's state: test CA, e-ID certificates (its own lock) */
+	struct gs_csc *csc;    /* csc.c's state: test CA, e-ID certificates (read-only once running) */
 
 	/* Guarded by lock. */
 	pthread_mutex_t lock;
@@ -326,8 +326,18 @@ int gs_dsi_early_reject(struct gs_req *r, enum MHD_Result *ret);
 /* The Content-Security-Policy matching the pages' inline style; caller frees. */
 enum cr_err gs_page_csp(char **out);
 /* The login page listing every account as a button posting req and sub. */
-enum cr_err gs_page_login(const struct gs *gs, const char *req_id, int very_high,
-    struct cr_buf *out);
+enum cr_err gs_page_login(const struct gs *gs, const char *req_id, struct cr_buf *out);
+/* The e-ID page of the computer: instructions, the QR code (GET /eid/qr/{poll}.png), the binding
+ * message, 「我已在手機上完成確認」 (/eid/continue/{poll}), the DEV link 「模擬手機掃描」 to scan_url and
+ * the polling script /eid/poll.js (which reads data-status of #eid). */
+enum cr_err gs_page_eid_wait(const struct gs *gs, const char *poll, const char *scan_url,
+    const char *binding, struct cr_buf *out);
+/* The phone's view: 「人臉識別成功」, the binding message and holder's name, the form posting tx and
+ * decision=approve|refuse to /eid/scan/{scan}, with the DEV select `as` (whose phone answers). */
+enum cr_err gs_page_eid_phone(const struct gs *gs, const char *scan, const char *tx,
+    const struct gs_person *holder, const char *binding, struct cr_buf *out);
+/* A dead-end page with a (non-error) message. */
+enum cr_err gs_page_notice(const char *title, const char *message, struct cr_buf *out);
 /* An error page that leads nowhere (used when the client cannot be trusted). */
 enum cr_err gs_page_error(const char *title, const char *message, struct cr_buf *out);
 

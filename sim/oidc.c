@@ -182,7 +182,7 @@ discovery(struct gs_req *r)
 	    "s:s, s:o, s:o, s:o, s:o,"
 	    "s:[s], s:[s], s:[s], s:[s], s:[s], s:[s],"
 	    "s:[s,s], s:[s,s,s],"
-	    "s:[s,s,s,s,s,s,s,s,s,s],"
+	    "s:[s,s,s,s,s,s,s,s,s,s,s,s],"
 	    "s:[s,s], s:b}",
 	    "issuer", gs->issuer,
 	    "authorization_endpoint", endpoint(gs, "/authorize"),
@@ -198,7 +198,7 @@ discovery(struct gs_req *r)
 	    "token_endpoint_auth_methods_supported", "client_secret_basic", "client_secret_post",
 	    "scopes_supported", "openid", "profile", "email",
 	    "claims_supported", "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr",
-	    "name", "email",
+	    "name", "email", "amr", "resident_number",
 	    "acr_values_supported", GS_ACR_SUBSTANTIAL, GS_ACR_VERY_HIGH,
 	    "claims_parameter_supported", 0);
 

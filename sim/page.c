@@ -1,8 +1,9 @@
 /*
- * The HTML of govsim: the GovID login page (「公務通」) and a dead-end error
- * page. Every value from outside (names, ids) goes through gs_html_append.
+ * The HTML of govsim: the GovID login page (「公務通」), the e-ID pages (the
+ * QR code page of the computer, the phone's view) and dead-end message pages. Every value from outside (names, ids) goes through gs_html_append.
  * The one inline <style> is allowed by its hash in the Content-Security-Policy,
- * so the pages need no external resources and allow no script at all.
+ * so the pages need no external resources and allow no script at all; the e-ID
+ * page alone loads govsim's own /eid/poll.js (eid.c gives it its own CSP).
  *
  * The login form is a contract the black-box tests rely on:
  *   <form method="post" action="/login"><input type="hidden" name="req" value="REQID">
@@ -47,7 +48,19 @@ static const char STYLE[] =
     ".cancel{margin-top:1.2rem;text-align:right}"
     ".cancel button{font:inherit;background:none;border:none;color:#44515f;"
     "text-decoration:underline;cursor:pointer}"
-    "footer{margin-top:1rem;font-size:.8rem;color:#6b7785;text-align:center}";
+    "footer{margin-top:1rem;font-size:.8rem;color:#6b7785;text-align:center}"
+    ".ok{margin:1rem 0 0;padding:.6rem .8rem;background:#e6f4ea;border-left:4px solid #1e8e3e}"
+    ".qr{text-align:center;margin:1.2rem 0}"
+    ".qr img{image-rendering:pixelated;max-width:100%;height:auto;border:1px solid #d0d8e2}"
+    "ol{padding-left:1.4rem}"
+    "dl.what{display:grid;grid-template-columns:auto 1fr;gap:.3rem 1rem;margin:1rem 0}"
+    "dl.what dt{color:#44515f}dl.what dd{margin:0;font-weight:700}"
+    ".actions{display:flex;gap:.6rem;flex-wrap:wrap;margin-top:1.2rem}"
+    ".actions a,.actions button{display:inline-block;font:inherit;padding:.6rem 1.1rem;"
+    "border-radius:4px;border:1px solid #0b4f8a;background:#0b4f8a;color:#fff;"
+    "text-decoration:none;cursor:pointer}"
+    ".actions .secondary{background:#fff;color:#0b4f8a}"
+    "label{display:block;margin-top:1rem;color:#44515f}select{font:inherit;padding:.3rem}";
 
 enum cr_err
 gs_page_csp(char **out)
@@ -170,7 +183,7 @@ account_buttons(struct cr_buf *b, const struct gs *gs, const char *req_id)
 }
 
 enum cr_err
-gs_page_login(const struct gs *gs, const char *req_id, int very_high, struct cr_buf *out)
+gs_page_login(const struct gs *gs, const char *req_id, struct cr_buf *out)
 {
 	enum cr_err err;
 
@@ -182,9 +195,6 @@ gs_page_login(const struct gs *gs, const char *req_id, int very_high, struct cr_
 		err = gs_html_append(out, gs->client_id);
 	if (err == CR_OK)
 		err = cr_buf_adds(out, "」要求你以公務通帳戶登入。</p>\n");
-	if (err == CR_OK && very_high)
-		err = cr_buf_adds(out, "<p class=\"notice\">此應用程式要求高度保證（電子身份證）認證。"
-		    "在模擬環境中，選擇帳戶即視為已完成電子身份證認證。</p>\n");
 	if (err == CR_OK)
 		err = cr_buf_adds(out, "<h2>選擇示範帳戶</h2>\n");
 	if (err == CR_OK)
@@ -213,6 +223,118 @@ gs_page_error(const char *title, const char *message, struct cr_buf *out)
 		err = gs_html_append(out, message);
 	if (err == CR_OK)
 		err = cr_buf_adds(out, "</p>\n");
+	if (err == CR_OK)
+		err = foot(out);
+	if (err != CR_OK)
+		cr_buf_free(out);
+	return err;
+}
+
+/* Appends the literal a, then s HTML-escaped (NULL: nothing), if all went well so far. */
+static enum cr_err
+add2(struct cr_buf *b, enum cr_err err, const char *a, const char *s)
+{
+	if (err == CR_OK)
+		err = cr_buf_adds(b, a);
+	if (err == CR_OK && s != NULL)
+		err = gs_html_append(b, s);
+	return err;
+}
+
+enum cr_err
+gs_page_eid_wait(const struct gs *gs, const char *poll, const char *scan_url,
+    const char *binding, struct cr_buf *out)
+{
+	enum cr_err err;
+
+	cr_buf_init(out, PAGE_MAX);
+	err = head(out);
+	err = add2(out, err, "<h1>電子身份識別</h1>\n<p class=\"lead\">應用程式「", gs->client_id);
+	err = add2(out, err, "」要求以公務通電子身份（人臉識別）確認你的身份。</p>\n"
+	    "<ol><li>開啟手機上的公務通應用程式，選擇「掃描二維碼」。</li>"
+	    "<li>掃描下方的二維碼，並完成人臉識別。</li>"
+	    "<li>核對手機上顯示的內容，按「確認」。</li></ol>\n"
+	    "<dl class=\"what\"><dt>確認內容</dt><dd>", binding);
+	err = add2(out, err, "</dd></dl>\n<div class=\"qr\" id=\"eid\" data-status=\"", gs->prefix);
+	err = add2(out, err, "/eid/status/", poll);
+	err = add2(out, err, "\"><img src=\"", gs->prefix);
+	err = add2(out, err, "/eid/qr/", poll);
+	err = add2(out, err, ".png\" alt=\"公務通電子身份識別二維碼\"></div>\n"
+	    "<p class=\"notice\" id=\"eid-msg\">等待手機確認……</p>\n"
+	    "<div class=\"actions\"><a id=\"eid-continue\" href=\"", gs->prefix);
+	err = add2(out, err, "/eid/continue/", poll);
+	/* govsim is DEV only: the phone's page is one click away. */
+	err = add2(out, err, "\">我已在手機上完成確認，繼續</a>"
+	    "<a class=\"secondary\" id=\"eid-scan\" target=\"_blank\" rel=\"noopener\" href=\"", scan_url);
+	err = add2(out, err, "\">模擬手機掃描</a></div>\n<script src=\"", gs->prefix);
+	err = add2(out, err, "/eid/poll.js\"></script>\n", NULL);
+	if (err == CR_OK)
+		err = foot(out);
+	if (err != CR_OK)
+		cr_buf_free(out);
+	return err;
+}
+
+/* The DEV choice of whose phone answers: every account with a resident number. */
+static enum cr_err
+phone_select(struct cr_buf *b, const struct gs *gs, const char *holder_sub)
+{
+	enum cr_err err = cr_buf_adds(b, "<label>模擬：由誰的手機回覆（DEV）"
+	    "<select name=\"as\">");
+
+	for (size_t i = 0; i < gs->people.n && err == CR_OK; i++) {
+		const struct gs_person *p = &gs->people.v[i];
+
+		if (p->id_number == NULL)
+			continue;
+		err = add2(b, err, "<option value=\"", p->sub);
+		err = add2(b, err, strcmp(p->sub, holder_sub) == 0 ? "\" selected>" : "\">", p->name);
+		err = add2(b, err, "</option>", NULL);
+	}
+	return add2(b, err, "</select></label>\n", NULL);
+}
+
+enum cr_err
+gs_page_eid_phone(const struct gs *gs, const char *scan, const char *tx,
+    const struct gs_person *holder, const char *binding, struct cr_buf *out)
+{
+	enum cr_err err;
+
+	cr_buf_init(out, PAGE_MAX);
+	err = head(out);
+	err = add2(out, err, "<h1>公務通：確認電子身份</h1>\n"
+	    "<p class=\"ok\" id=\"face\">人臉識別成功</p>\n"
+	    "<dl class=\"what\"><dt>申請編號</dt><dd id=\"binding\">", binding);
+	err = add2(out, err, "</dd><dt>身份</dt><dd id=\"holder\">", holder->name);
+	err = add2(out, err, "</dd><dt>應用程式</dt><dd>", gs->client_id);
+	err = add2(out, err, "</dd></dl>\n<p class=\"lead\">請確認以上內容是你本人的申請。</p>\n"
+	    "<form method=\"post\" action=\"", gs->prefix);
+	err = add2(out, err, "/eid/scan/", scan);
+	err = add2(out, err, "\"><input type=\"hidden\" name=\"tx\" value=\"", tx);
+	err = add2(out, err, "\">\n", NULL);
+	if (err == CR_OK)
+		err = phone_select(out, gs, holder->sub);
+	err = add2(out, err, "<div class=\"actions\">"
+	    "<button type=\"submit\" name=\"decision\" value=\"approve\">確認</button>"
+	    "<button type=\"submit\" class=\"secondary\" name=\"decision\" value=\"refuse\">拒絕</button>"
+	    "</div>\n</form>\n", NULL);
+	if (err == CR_OK)
+		err = foot(out);
+	if (err != CR_OK)
+		cr_buf_free(out);
+	return err;
+}
+
+enum cr_err
+gs_page_notice(const char *title, const char *message, struct cr_buf *out)
+{
+	enum cr_err err;
+
+	cr_buf_init(out, PAGE_MAX);
+	err = head(out);
+	err = add2(out, err, "<h1>", title);
+	err = add2(out, err, "</h1>\n<p class=\"ok\">", message);
+	err = add2(out, err, "</p>\n", NULL);
 	if (err == CR_OK)
 		err = foot(out);
 	if (err != CR_OK)

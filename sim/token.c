@@ -120,9 +120,47 @@ pkce_ok(const char *verifier, const char *challenge)
 	return gs_secret_equal(b64, challenge);
 }
 
+/* Another account's resident number than p's (for the eid_other_resident failure). */
+static const char *
+other_resident(const struct gs *gs, const struct gs_person *p)
+{
+	for (size_t i = 0; i < gs->people.n; i++) {
+		const char *n = gs->people.v[i].id_number;
+
+		if (n != NULL && (p->id_number == NULL || strcmp(n, p->id_number) != 0))
+			return n;
+	}
+	return "9999999(9)";
+}
+
+/*
+ * The claims of a very-high login beyond those of every login: amr ["face"] and resident_number,
+ * and the armed eid_* failures (docs/internals/eid.md), each for one very-high ID token.
+ */
+static enum cr_err
+very_high_claims(struct gs *gs, const struct gs_person *p, json_t *claims, time_t now)
+{
+	const char *resident = p->id_number;
+	int ok;
+
+	if (gs_fault_take(&gs->faults, "eid_acr_substantial"))
+		ok = json_object_set_new(claims, "acr", json_string(GS_ACR_SUBSTANTIAL)) == 0;
+	else
+		ok = 1;
+	if (ok && gs_fault_take(&gs->faults, "eid_stale_auth_time"))
+		ok = json_object_set_new(claims, "auth_time", json_integer((json_int_t)(now - 3600))) == 0;
+	if (gs_fault_take(&gs->faults, "eid_other_resident"))
+		resident = other_resident(gs, p);
+	if (ok && resident != NULL)
+		ok = json_object_set_new(claims, "resident_number", json_string(resident)) == 0;
+	if (ok)
+		ok = json_object_set_new(claims, "amr", json_pack("[s]", "face")) == 0;
+	return ok ? CR_OK : CR_ERR_NOMEM;
+}
+
 /* The signed ID token for code c and person p; *out owned by the caller. */
 static enum cr_err
-id_token(const struct gs *gs, const struct gs_code *c, const struct gs_person *p,
+id_token(struct gs *gs, const struct gs_code *c, const struct gs_person *p,
     time_t now, char **out)
 {
 	json_t *claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s}",
@@ -131,9 +169,11 @@ id_token(const struct gs *gs, const struct gs_code *c, const struct gs_person *p
 	    "auth_time", (json_int_t)c->auth_time, "nonce", c->nonce,
 	    "acr", c->very_high ? GS_ACR_VERY_HIGH : GS_ACR_SUBSTANTIAL,
 	    "name", p->name, "email", p->email);
-	char *payload = claims ? json_dumps(claims, JSON_COMPACT) : NULL;
+	char *payload = NULL;
 	enum cr_err err = CR_ERR_NOMEM;
 
+	if (claims != NULL && (!c->very_high || very_high_claims(gs, p, claims, now) == CR_OK))
+		payload = json_dumps(claims, JSON_COMPACT);
 	json_decref(claims);
 	if (payload != NULL)
 		err = gs_key_sign(gs->key, payload, strlen(payload), out);
@@ -141,9 +181,10 @@ id_token(const struct gs *gs, const struct gs_code *c, const struct gs_person *p
 	return err;
 }
 
-/* A new access token for sub, remembered for GS_TOKEN_TTL. Lock held. */
+/* A new access token for sub, remembered for GS_TOKEN_TTL; a very-high one also authorises one
+ * signHash (csc.c). Lock held. */
 static enum cr_err
-access_token(struct gs *gs, const char *sub, time_t now, char **out, uint8_t id[32])
+access_token(struct gs *gs, const char *sub, int very_high, time_t now, char **out, uint8_t id[32])
 {
 	struct gs_token *t = calloc(1, sizeof(*t));
 	enum cr_err err = CR_ERR_NOMEM;
@@ -151,6 +192,7 @@ access_token(struct gs *gs, const char *sub, time_t now, char **out, uint8_t id[
 	*out = NULL;
 	if (t == NULL || (t->sub = strdup(sub)) == NULL)
 		goto out;
+	t->very_high = very_high;
 	if ((err = gs_random_token(out)) != CR_OK)
 		goto out;
 	cr_sha256(*out, strlen(*out), id);
@@ -216,7 +258,7 @@ redeem_locked(struct gs *gs, const struct redeem *q, json_t **resp, unsigned *st
 	*desc = "cannot issue tokens";
 	if ((p = gs_people_find(&gs->people, c->sub)) == NULL ||
 	    id_token(gs, c, p, now, &idt) != CR_OK ||
-	    access_token(gs, p->sub, now, &access, c->token_id) != CR_OK)
+	    access_token(gs, p->sub, c->very_high, now, &access, c->token_id) != CR_OK)
 		goto out;
 	c->has_token = 1;
 	if ((*resp = token_response(access, idt)) != NULL)
