@@ -23,7 +23,7 @@ esac
 
 CLANG=${CLANG:-clang}
 OUT=build-fuzz
-PKGS="libmicrohttpd libcurl jansson cjose sqlite3 libpq libsodium openssl libjpeg libpng libtiff-4"
+PKGS="libmicrohttpd libcurl jansson cjose sqlite3 libpq libsodium openssl libjpeg libpng libtiff-4 pangocairo cairo-pdf libqrencode"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 CFLAGS_FUZZ="-g -O1 -std=c17 -D_GNU_SOURCE -fno-omit-frame-pointer -Wall -Wextra -Isrc"
 JOBS=$(nproc 2>/dev/null || echo 2)

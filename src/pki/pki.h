@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "core/renewal.h"
+#include "util/buf.h"
 #include "util/err.h"
 
 struct cr_pki_ca;
@@ -71,5 +72,50 @@ void cr_pki_certs_free(struct cr_pki_cert_info *certs, size_t n); /* NULL is a n
    "0x" allowed. out gets lower-case hex without separators or leading zero octets, as certificates'
    serials are stored ("0" for zero). false when in is empty, not hex, or does not fit outlen. Pure. */
 bool cr_pki_serial_normalise(const char *in, char *out, size_t outlen);
+
+/* ---- e-signature verification (cms_verify.c; docs/internals/esign.md) ----
+   GovID's signHash answer: a detached CMS SignedData, CAdES-B-B, over the SHA-256 of a document.
+   The bytes are untrusted; nothing here touches a key of ours. */
+
+#define CR_PKI_CMS_MAX (64u * 1024u) /* a signature's DER, at most */
+
+/* What the signature must be. Everything is borrowed for the duration of the call. */
+struct cr_pki_sig_expect {
+	const char *trust_file;          /* PEM file of the GovID CA(s) */
+	const unsigned char *digest;     /* SHA-256 of the document, 32 bytes */
+	const char *resident_number;     /* signer's serialNumber must be "IDCMO-" + this (not empty) */
+	const unsigned char *const *extra_der; const size_t *extra_len; size_t n_extra; /* intermediate certs
+	                                    (from CSC credentials/info), untrusted, may be 0 */
+	time_t now; long max_age; long leeway; /* signingTime within [now-max_age-leeway, now+leeway] */
+};
+
+/* The checks, in this order: "der" (a CMS SignedData, exactly len bytes, at most CR_PKI_CMS_MAX),
+   "detached" (no eContent), "one_signer", "content_type" (eContentType and the contentType signed
+   attribute are id-data), "message_digest" (digest algorithm SHA-256, the messageDigest signed attribute
+   equals expect->digest), "signature" (the signer certificate is in the CMS or the extras, the signature
+   over the signed attributes verifies with its key, signingCertificateV2 names it), "chain" (chains to
+   the trust file at now, X509_V_FLAG_X509_STRICT; not a CA; keyUsage digitalSignature or nonRepudiation),
+   "not_expired" (the signer certificate is valid now and at the signing time), "signer_identity" (one
+   subject serialNumber, equal to "IDCMO-" + resident_number), "signing_time" (one signingTime, within
+   the window). Every check whose inputs exist is run, so the report shows each one's result; a check
+   that cannot be run (no signer, say) is false. */
+#define CR_PKI_SIG_CHECKS 10
+struct cr_pki_sig_report {
+	bool passed; char why[128];      /* first failed check's name, "" when passed */
+	char signer_subject[256];        /* one-line RFC 2253, "" when no signer certificate was found */
+	char signer_serial_hex[80]; time_t signing_time; time_t cert_not_after; /* 0 when unknown */
+	struct { const char *name; bool ok; } checks[CR_PKI_SIG_CHECKS]; /* names are static strings */
+};
+
+/* Verifies the DER CMS cms of len bytes against e; r is filled whenever r is not NULL.
+   CR_OK whether or not the signature passes (r->passed and r->why say); CR_ERR_INVALID for NULL
+   arguments or an empty resident number; CR_ERR_TOOBIG when len > CR_PKI_CMS_MAX (r->why "der");
+   CR_ERR_CONFIG when the trust file cannot be read or holds no certificate; CR_ERR_NOMEM. */
+enum cr_err cr_pki_cms_verify(const unsigned char *cms, size_t len, const struct cr_pki_sig_expect *e,
+    struct cr_pki_sig_report *r);
+/* Appends r as compact JSON to out, for the sealed evidence:
+   {"passed":…,"why":…,"signer_subject":…,"signer_serial":…,"signing_time":…,"cert_not_after":…,
+    "checks":{"der":true,…}} (times in Unix seconds, null when unknown). CR_ERR_TOOBIG past out's cap. */
+enum cr_err cr_pki_sig_report_json(const struct cr_pki_sig_report *r, struct cr_buf *out);
 
 #endif

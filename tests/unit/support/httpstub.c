@@ -1,4 +1,4 @@
-/* The DSI stand-in of the unit tests; see httpstub.h. */
+/* The DSI and CSC stand-in of the unit tests; see httpstub.h. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -36,6 +36,7 @@ struct httpstub {
 /* One request in progress. */
 struct req {
 	size_t body_len;
+	char body[HTTPSTUB_BODY_KEPT]; /* the start, NUL-terminated */
 };
 
 static int
@@ -46,8 +47,16 @@ route_of(const char *method, const char *url)
 	if (strcmp(method, "GET") == 0 && strncmp(url, residents, sizeof(residents) - 1) == 0 &&
 	    url[sizeof(residents) - 1] != '\0')
 		return HTTPSTUB_RESIDENT;
-	if (strcmp(method, "POST") == 0 && strcmp(url, "/dsi/v1/face/compare") == 0)
+	if (strcmp(method, "POST") != 0)
+		return -1;
+	if (strcmp(url, "/dsi/v1/face/compare") == 0)
 		return HTTPSTUB_FACE;
+	if (strcmp(url, "/csc/v2/credentials/list") == 0)
+		return HTTPSTUB_CSC_LIST;
+	if (strcmp(url, "/csc/v2/credentials/info") == 0)
+		return HTTPSTUB_CSC_INFO;
+	if (strcmp(url, "/csc/v2/signatures/signHash") == 0)
+		return HTTPSTUB_CSC_SIGN;
 	return -1;
 }
 
@@ -102,7 +111,6 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 	enum MHD_Result ret;
 
 	(void)version;
-	(void)upload_data;
 	if (q == NULL) {
 		if ((q = calloc(1, sizeof(*q))) == NULL)
 			return MHD_NO;
@@ -110,7 +118,14 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 		return MHD_YES;
 	}
 	if (*upload_data_size != 0) {
-		/* Drained and counted, never kept: a face comparison body is ~14 MB. */
+		/* Drained and counted, only its start kept: a face comparison body is ~14 MB. */
+		if (q->body_len < sizeof(q->body) - 1) {
+			size_t n = sizeof(q->body) - 1 - q->body_len;
+
+			if (n > *upload_data_size)
+				n = *upload_data_size;
+			memcpy(q->body + q->body_len, upload_data, n);
+		}
 		q->body_len += *upload_data_size;
 		*upload_data_size = 0;
 		return MHD_YES;
@@ -133,6 +148,9 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 	if (s->ans[route].len > 0 && (a.body = malloc(s->ans[route].len)) != NULL)
 		memcpy(a.body, s->ans[route].body, s->ans[route].len);
 	s->seen.requests[route]++;
+	snprintf(s->seen.last[route].authorization, sizeof(s->seen.last[route].authorization), "%s",
+	    s->seen.authorization);
+	memcpy(s->seen.last[route].body, q->body, sizeof(q->body));
 	pthread_mutex_unlock(&s->mu);
 	ret = reply(c, a.status, a.content_type, a.body ? a.body : "", a.body ? a.len : 0);
 	free(a.body);

@@ -1,13 +1,14 @@
 /*
- * A DSI stand-in for the unit tests: a libmicrohttpd server on 127.0.0.1 (a
- * free port the kernel picks) speaking DSI's two routes (docs/internals/dsi.md)
- * with answers the test sets, so the real client (src/adapters/dsi.c) is driven
+ * A DSI and GovID-signing stand-in for the unit tests: a libmicrohttpd server
+ * on 127.0.0.1 (a free port the kernel picks) speaking DSI's two routes
+ * (docs/internals/dsi.md) and the three CSC routes of GovID's signing service
+ * (docs/internals/esign.md) with answers the test sets, so the real client (src/adapters/dsi.c) is driven
  * over real HTTP. A test peer, not a mock of our code: it never looks inside
  * the portal.
  *
  * Thread-safe: answers may be set while requests are served. Each request
  * body is read to its end whatever its size (a face comparison sends ~14 MB of
- * base64) and only counted. A delayed answer sleeps in its connection's thread
+ * base64) and counted; its first HTTPSTUB_BODY_KEPT - 1 bytes are kept. A delayed answer sleeps in its connection's thread
  * and is cut short by httpstub_stop, so a test's teardown never waits for it.
  */
 #ifndef CR_TESTS_HTTPSTUB_H
@@ -18,8 +19,12 @@
 enum httpstub_route {
 	HTTPSTUB_RESIDENT, /* GET /dsi/v1/residents/{id_number} */
 	HTTPSTUB_FACE,     /* POST /dsi/v1/face/compare */
+	HTTPSTUB_CSC_LIST, /* POST /csc/v2/credentials/list */
+	HTTPSTUB_CSC_INFO, /* POST /csc/v2/credentials/info */
+	HTTPSTUB_CSC_SIGN, /* POST /csc/v2/signatures/signHash */
 };
-#define HTTPSTUB_ROUTES 2
+#define HTTPSTUB_ROUTES 5
+#define HTTPSTUB_BODY_KEPT 4096
 
 struct httpstub;
 
@@ -45,6 +50,10 @@ struct httpstub_seen {
 	char authorization[600];            /* the header, "" when absent */
 	char content_type[128];
 	size_t body_len;                    /* bytes of the request body */
+	struct {                            /* the last request to each route */
+		char authorization[600];
+		char body[HTTPSTUB_BODY_KEPT];  /* its start, NUL-terminated */
+	} last[HTTPSTUB_ROUTES];
 };
 void httpstub_seen(struct httpstub *s, struct httpstub_seen *out);
 
