@@ -830,7 +830,7 @@ cr_cmd_import_positions(const struct cr_config *cfg, int argc, char **argv)
 {
 	struct cr_store *st = NULL;
 	struct cr_db *db = NULL;
-	char *buf = NULL, (*titles)[CR_TEXT] = NULL, detail[320];
+	char *buf = NULL, (*titles)[CR_TEXT] = NULL, detail[400];
 	size_t len, n = 0, line = 0, added = 0, bad = 0;
 	time_t now = time(NULL);
 	int rc = 1;

@@ -474,7 +474,7 @@ eid_context(const struct cr_flow_ctx *c, struct signing *s, struct cr_flow_resul
 	if (err == CR_OK && s->doc.id != s->req.document_id)
 		err = CR_ERR_CONFLICT;
 	if (err == CR_OK)
-		err = cr_unseal(c->env->evidence_key, PURPOSE_DOCUMENT, sealed.data, sealed.len, DOCUMENT_MAX, &s->pdf);
+		err = cr_unseal(c->env->evidence_key, PURPOSE_DOCUMENT, (const unsigned char *)sealed.data, sealed.len, DOCUMENT_MAX, &s->pdf);
 	cr_buf_free(&sealed);
 	if (err == CR_OK) {
 		char hex[CR_DIGEST_HEX];
@@ -511,7 +511,7 @@ eid_token(const struct cr_flow_ctx *c, const char *code, const struct cr_buf *ve
 		return false;
 	}
 	cr_buf_init(&verifier, VERIFIER_MAX + 1);
-	err = cr_unseal(c->env->evidence_key, PURPOSE_VERIFIER, verifier_sealed->data, verifier_sealed->len,
+	err = cr_unseal(c->env->evidence_key, PURPOSE_VERIFIER, (const unsigned char *)verifier_sealed->data, verifier_sealed->len,
 	    VERIFIER_MAX, &verifier);
 	if (err == CR_OK)
 		err = cr_govid_exchange_eid(c->env->govid, code, cr_buf_str(&verifier), s->req.nonce, c->now, CR_EID_ACR,
@@ -578,12 +578,12 @@ record_signature(const struct cr_flow_ctx *c, struct signing *s)
 	    .signing_time = s->report.signing_time, .auth_time = s->claims.auth_time};
 	unsigned char *cms = NULL, *validation = NULL, *token = NULL;
 	struct cr_buf json;
-	char detail[400];
+	char detail[600];
 	int64_t id = 0;
 	enum cr_err err;
 
 	cr_buf_init(&json, VALIDATION_MAX);
-	snprintf(row.why, sizeof(row.why), "%s", s->report.passed ? "ok" : s->report.why);
+	snprintf(row.why, sizeof(row.why), "%.31s", s->report.passed ? "ok" : s->report.why);
 	snprintf(row.signer_subject, sizeof(row.signer_subject), "%s", s->report.signer_subject);
 	snprintf(row.acr, sizeof(row.acr), "%s", s->claims.acr);
 	hex_sha256(s->sig.cms, s->sig.cms_len, row.cms_sha256);
@@ -714,7 +714,7 @@ cr_flow_document_get(const struct cr_flow_ctx *c, int64_t app_id, struct cr_buf 
 		return CR_ERR_CONFIG;
 	cr_buf_init(&sealed, DOCUMENT_MAX + cr_seal_overhead());
 	if ((err = cr_db_document_current(c->db, app_id, &d, &sealed)) == CR_OK)
-		err = cr_unseal(c->env->evidence_key, PURPOSE_DOCUMENT, sealed.data, sealed.len, DOCUMENT_MAX, pdf);
+		err = cr_unseal(c->env->evidence_key, PURPOSE_DOCUMENT, (const unsigned char *)sealed.data, sealed.len, DOCUMENT_MAX, pdf);
 	cr_buf_free(&sealed);
 	return err;
 }
@@ -735,7 +735,7 @@ cr_flow_signature_get(const struct cr_flow_ctx *c, int64_t app_id, struct cr_buf
 	cr_buf_init(&sealed, CMS_MAX + cr_seal_overhead());
 	if ((err = cr_db_document_current(c->db, app_id, &d, NULL)) == CR_OK &&
 	    (err = cr_db_signature_passed(c->db, d.id, &sig, &sealed)) == CR_OK)
-		err = cr_unseal(c->env->evidence_key, PURPOSE_CMS, sealed.data, sealed.len, CMS_MAX, cms);
+		err = cr_unseal(c->env->evidence_key, PURPOSE_CMS, (const unsigned char *)sealed.data, sealed.len, CMS_MAX, cms);
 	cr_buf_free(&sealed);
 	return err;
 }

@@ -219,6 +219,8 @@ export class System {
       CERTRENEW_GOVID_CLIENT_SECRET_FILE: this.secretFile,
       CERTRENEW_DSI_BASE_URL: this.dsiBase || issuer,
       CERTRENEW_DSI_API_KEY_FILE: this.dsiKeyFile,
+      // GovID's e-signature service lives under govsim's base URL too (docs/internals/esign.md).
+      CERTRENEW_SIGNING_BASE_URL: this.signingBase || issuer,
     };
     if (this.dbUrl) env.CERTRENEW_DATABASE_URL = this.dbUrl;
     else delete env.CERTRENEW_DATABASE_URL;
