@@ -181,6 +181,7 @@ test('step 3: declaration, e-ID, e-signature, submission; every refusal changes 
     assertStillAtStep3(sql, app, fault);
   }
   const failed = sql(`SELECT why FROM signatures WHERE application_id = ${app} AND passed = 0 ORDER BY id`).map((x) => x.why);
+  console.log('FAILED ' + JSON.stringify(failed) + ' SIG ' + JSON.stringify(sql(`SELECT why, signer_subject, acr FROM signatures`)).slice(0, 1500));
   assert.equal(failed.length, 6, `each failed validation is kept as evidence: ${failed}`);
   assert.ok(failed.every((x) => x && x !== 'ok'));
 
