@@ -25,6 +25,7 @@ struct cr_server {
 	struct MHD_Daemon *d;
 	struct cr_app *app;
 	struct cr_proxy_list trusted; /* http.trusted_proxies, parsed once */
+	char csp[768];                /* Content-Security-Policy, made once */
 };
 
 /* Small fields of a multipart upload (csrf, app): how many, and how long each may be. */
@@ -286,14 +287,41 @@ dispatch(struct cr_req *req, struct cr_resp *resp)
 		cr_render_error(req, resp, 404, "err_not_found", NULL);
 }
 
+/* The origin (scheme://host[:port]) of an http(s) URL, or "" when it has none a policy may name. */
 static void
-add_security_headers(struct MHD_Response *r, const struct cr_resp *resp, bool tls)
+origin_of(const char *url, char *out, size_t outlen)
+{
+	const char *host = strstr(url, "://");
+	size_t n;
+
+	out[0] = '\0';
+	if (host == NULL || (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0))
+		return;
+	host += 3;
+	n = (size_t)(host - url) + strcspn(host, "/?#");
+	if (n < outlen && strcspn(url, " ;,'\"") >= n)
+		snprintf(out, outlen, "%.*s", (int)n, url);
+}
+
+/* form-action names GovID too: 「進行電子身份識別並簽署申請文件」 posts here and is redirected there,
+   and browsers hold a form's redirects to form-action. */
+static void
+make_csp(struct cr_server *srv)
+{
+	char govid[300];
+
+	origin_of(srv->app->cfg->govid_issuer, govid, sizeof(govid));
+	snprintf(srv->csp, sizeof(srv->csp),
+	    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+	    "form-action 'self'%s%s; frame-ancestors 'none'; base-uri 'none'", govid[0] ? " " : "", govid);
+}
+
+static void
+add_security_headers(struct MHD_Response *r, const struct cr_resp *resp, bool tls, const char *csp)
 {
 	if (tls)
 		MHD_add_response_header(r, "Strict-Transport-Security", "max-age=31536000");
-	MHD_add_response_header(r, "Content-Security-Policy",
-	    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-	    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+	MHD_add_response_header(r, "Content-Security-Policy", csp);
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(r, "X-Frame-Options", "DENY");
 	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
@@ -302,7 +330,7 @@ add_security_headers(struct MHD_Response *r, const struct cr_resp *resp, bool tl
 }
 
 static enum MHD_Result
-send_resp(struct MHD_Connection *c, struct cr_resp *resp, bool tls)
+send_resp(struct MHD_Connection *c, struct cr_resp *resp, bool tls, const char *csp)
 {
 	struct MHD_Response *r;
 	enum MHD_Result rc;
@@ -316,7 +344,7 @@ send_resp(struct MHD_Connection *c, struct cr_resp *resp, bool tls)
 	}
 	if (r == NULL)
 		return MHD_NO;
-	add_security_headers(r, resp, tls);
+	add_security_headers(r, resp, tls, csp);
 	if (resp->content_type != NULL)
 		MHD_add_response_header(r, "Content-Type", resp->content_type);
 	if (resp->etag != NULL)
@@ -483,7 +511,7 @@ handle(struct cr_server *srv, struct MHD_Connection *c, const char *url, const c
 	if (req.db != NULL)
 		cr_store_put(app->store, req.db);
 	cr_form_free(&req.form);
-	rc = send_resp(c, &resp, app->cfg->cookie_secure);
+	rc = send_resp(c, &resp, app->cfg->cookie_secure, srv->csp);
 	cr_buf_free(&resp.body);
 	cr_info("http", "%s %s %u %.1fms %s", method, url, resp.status, ms_since(&p->t0), req.ip);
 	return rc;
@@ -597,6 +625,7 @@ cr_server_start(struct cr_app *app, struct cr_server **out)
 	if ((srv = calloc(1, sizeof(*srv))) == NULL)
 		return CR_ERR_NOMEM;
 	srv->app = app;
+	make_csp(srv);
 	if (cr_proxy_list_parse(app->cfg->http_trusted_proxies, strlen(app->cfg->http_trusted_proxies),
 	        &srv->trusted) != CR_OK) {
 		cr_error("http", "http.trusted_proxies: not a list of IPv4 addresses");
