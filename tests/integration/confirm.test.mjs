@@ -10,7 +10,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { System, WONG, CHAN, TEST_TIMEOUT, textOf, startTags, CookieJar, login } from '../lib/harness.mjs';
+import { System, WONG, CHAN, TEST_TIMEOUT, textOf, startTags, CookieJar, login, parsePending } from '../lib/harness.mjs';
 import { P, dbOf, q, assertStep, flashOf, errorMessage } from '../lib/verify.mjs';
 import { toIdentity, upload, faceCheck, face } from '../lib/identity.mjs';
 import { eidApprove } from '../lib/eid.mjs';
@@ -283,6 +283,14 @@ test('step 3: declaration, e-ID, e-signature, submission; every refusal changes 
     assert.ok(s4.includes('待線下辦理之證書'));
     assert.ok(s4.includes('系統暫不支援非“雲簽”證書之線上激活，通過身份鑑別後需聯繫eSignTrust預約線下辦理。'));
   }
+  // The pending page (R8): cloudsign waits for online activation, the others for the registry.
+  const pending = parsePending((await w.get(P)).html);
+  const byType = (want) => types.filter((x) => (want ? x.type === 'cloudsign' : x.type !== 'cloudsign')).length;
+  const sum = (g) => Object.values(pending[g]?.counts || {}).reduce((a, b) => a + b, 0);
+  assert.equal(sum('activate'), byType(true), `待線上激活之證書: ${JSON.stringify(pending.activate)}`);
+  assert.equal(sum('offline'), byType(false), `待線下辦理之證書: ${JSON.stringify(pending.offline)}`);
+  assert.equal(sum('verify'), 0, 'nothing left to verify');
+
   // Declaring again after submission is the wrong step: back to step 4, nothing made.
   const before = count(sql, 'app_documents', `application_id = ${app}`);
   r = await declare(w, app);
