@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "flow_int.h"
 #include "util/log.h"
 
@@ -88,6 +90,26 @@ flow_lost_or_failed(const struct cr_flow_ctx *c, enum cr_err err, struct cr_flow
 	}
 	cr_error("verify", "application %lld: %s", (long long)res->app.id, cr_err_str(err));
 	flow_result(res, CR_FLOW_UNAVAILABLE, CR_WHY_NONE, 0);
+}
+
+void
+flow_audit_alone(const struct cr_flow_ctx *c, const char *action, int64_t app_id, const char *detail)
+{
+	enum cr_err err;
+
+	if ((err = cr_db_begin(c->db)) == CR_OK)
+		err = flow_audit_app(c, action, app_id, detail);
+	if (flow_commit(c, err) != CR_OK)
+		cr_error("flow", "application %lld: cannot audit %s", (long long)app_id, action);
+}
+
+void
+flow_sha256_hex(const void *p, size_t n, char out[CR_DIGEST_HEX])
+{
+	unsigned char md[CR_SHA256_LEN];
+
+	cr_sha256(p, n, md);
+	sodium_bin2hex(out, CR_DIGEST_HEX, md, sizeof(md));
 }
 
 int64_t

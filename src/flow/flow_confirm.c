@@ -46,27 +46,6 @@ cr_flow_app_number(const struct cr_application *app, char out[CR_APP_NUMBER_LEN]
 	snprintf(out, CR_APP_NUMBER_LEN, "R%.4s-%06lld", day, (long long)app->id);
 }
 
-static void
-hex_sha256(const void *p, size_t n, char out[CR_DIGEST_HEX])
-{
-	unsigned char md[CR_SHA256_LEN];
-
-	cr_sha256(p, n, md);
-	sodium_bin2hex(out, CR_DIGEST_HEX, md, sizeof(md));
-}
-
-/* An audit row in a transaction of its own, for what changed nothing. */
-static void
-audit_alone(const struct cr_flow_ctx *c, const char *action, int64_t app_id, const char *detail)
-{
-	enum cr_err err;
-
-	if ((err = cr_db_begin(c->db)) == CR_OK)
-		err = flow_audit_app(c, action, app_id, detail);
-	if (flow_commit(c, err) != CR_OK)
-		cr_error("confirm", "application %lld: cannot audit %s", (long long)app_id, action);
-}
-
 static bool
 step3_configured(const struct cr_flow_ctx *c)
 {
@@ -295,7 +274,7 @@ record_declaration(const struct cr_flow_ctx *c, int64_t app_id, const char *posi
 	snprintf(d.nonce, sizeof(d.nonce), "%s", nonce);
 	snprintf(d.declaration_version, sizeof(d.declaration_version), "%s", CR_DECLARATION_VERSION);
 	snprintf(d.position, sizeof(d.position), "%s", position);
-	hex_sha256(pdf->data, pdf->len, d.sha256);
+	flow_sha256_hex(pdf->data, pdf->len, d.sha256);
 	snprintf(r.nonce, sizeof(r.nonce), "%s", s->nonce);
 	if ((err = cr_db_begin(c->db)) != CR_OK)
 		return err;
@@ -391,7 +370,7 @@ eid_refuse(const struct cr_flow_ctx *c, struct cr_flow_result *res, enum cr_flow
 {
 	cr_warn("confirm", "application %lld: e-ID answer refused from %s: %s", (long long)res->app.id, c->ip, log);
 	if (res->app.id != 0)
-		audit_alone(c, o == CR_FLOW_UNAVAILABLE ? "eid_unavailable" : "eid_refused", res->app.id, log);
+		flow_audit_alone(c, o == CR_FLOW_UNAVAILABLE ? "eid_unavailable" : "eid_refused", res->app.id, log);
 	flow_result(res, o, why, 0);
 }
 
@@ -586,7 +565,7 @@ record_signature(const struct cr_flow_ctx *c, struct signing *s)
 	snprintf(row.why, sizeof(row.why), "%.31s", s->report.passed ? "ok" : s->report.why);
 	snprintf(row.signer_subject, sizeof(row.signer_subject), "%s", s->report.signer_subject);
 	snprintf(row.acr, sizeof(row.acr), "%s", s->claims.acr);
-	hex_sha256(s->sig.cms, s->sig.cms_len, row.cms_sha256);
+	flow_sha256_hex(s->sig.cms, s->sig.cms_len, row.cms_sha256);
 	if ((err = cr_pki_sig_report_json(&s->report, &json)) == CR_OK &&
 	    (err = cr_seal(c->env->evidence_key, PURPOSE_CMS, s->sig.cms, s->sig.cms_len, CMS_MAX, &cms,
 	         &row.cms_sealed_len)) == CR_OK &&

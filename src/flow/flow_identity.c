@@ -27,27 +27,6 @@
 #define PURPOSE_PHOTO "certrenew photo v1"
 #define PHOTO_FILE_MAX (16u * 1024u * 1024u)
 
-static void
-sha256_hex(const void *p, size_t n, char out[CR_DIGEST_HEX])
-{
-	unsigned char md[CR_SHA256_LEN];
-
-	cr_sha256(p, n, md);
-	sodium_bin2hex(out, CR_DIGEST_HEX, md, sizeof(md));
-}
-
-/* An audit row in a transaction of its own, for what changed nothing (DSI failing). */
-static void
-audit_alone(const struct cr_flow_ctx *c, const char *action, int64_t app_id, const char *detail)
-{
-	enum cr_err err;
-
-	if ((err = cr_db_begin(c->db)) == CR_OK)
-		err = flow_audit_app(c, action, app_id, detail);
-	if (flow_commit(c, err) != CR_OK)
-		cr_error("identity", "application %lld: cannot audit %s", (long long)app_id, action);
-}
-
 /* ---- the ID card (R6.1) ---- */
 
 /* Every certificate of the application still valid and not revoked: a revoked or expired one cannot be
@@ -101,7 +80,7 @@ id_evidence(const struct cr_flow_ctx *c, const struct cr_application *app, const
 	snprintf(row->dsi_queried_at, sizeof(row->dsi_queried_at), "%s", dsi->queried_at);
 	snprintf(row->consent_version, sizeof(row->consent_version), "%s", app->consent_version);
 	if (raw->len > 0) {
-		sha256_hex(raw->data, raw->len, row->answer_sha256);
+		flow_sha256_hex(raw->data, raw->len, row->answer_sha256);
 		err = cr_seal(c->env->evidence_key, PURPOSE_DSI_ANSWER, raw->data, raw->len, CR_DSI_ANSWER_MAX, sealed,
 		    &row->answer_sealed_len);
 		row->answer_sealed = *sealed;
@@ -175,7 +154,7 @@ flow_identity_check(const struct cr_flow_ctx *c, struct cr_flow_result *res)
 		return;
 	}
 	if (!valid) {
-		audit_alone(c, "identity_refused", res->app.id, "a certificate expired or was revoked");
+		flow_audit_alone(c, "identity_refused", res->app.id, "a certificate expired or was revoked");
 		flow_result(res, CR_FLOW_REFUSED, CR_WHY_CERT_INVALID, 0);
 		return;
 	}
@@ -193,7 +172,7 @@ flow_identity_check(const struct cr_flow_ctx *c, struct cr_flow_result *res)
 		cr_buf_free_secret(&raw);
 		cr_error("identity", "application %lld: DSI resident lookup failed: %s", (long long)res->app.id,
 		    cr_err_str(err));
-		audit_alone(c, "dsi_unavailable", res->app.id, "resident lookup");
+		flow_audit_alone(c, "dsi_unavailable", res->app.id, "resident lookup");
 		flow_result(res, CR_FLOW_UNAVAILABLE, CR_WHY_DSI_DOWN, 0);
 		return;
 	}
@@ -335,7 +314,7 @@ cr_flow_photo_upload(const struct cr_flow_ctx *c, int64_t app_id, const void *da
 	p = (struct cr_photo){.application_id = app_id, .holder_id = res->app.holder_id, .bytes = (long)jlen,
 	    .width = (int)w, .height = (int)h, .uploaded_at = c->now};
 	snprintf(p.source_format, sizeof(p.source_format), "%s", format_name(cr_image_sniff(data, len)));
-	sha256_hex(jpeg, jlen, p.sha256);
+	flow_sha256_hex(jpeg, jlen, p.sha256);
 	err = photo_write(c, jpeg, jlen, &p);
 	sodium_memzero(jpeg, jlen);
 	free(jpeg);
@@ -425,7 +404,7 @@ record_face(const struct cr_flow_ctx *c, struct cr_application *app, const struc
 	snprintf(row.algorithm, sizeof(row.algorithm), "%s", f->algorithm);
 	snprintf(row.algorithm_version, sizeof(row.algorithm_version), "%s", f->algorithm_version);
 	snprintf(row.dsi_transaction_id, sizeof(row.dsi_transaction_id), "%s", f->transaction_id);
-	sha256_hex(raw->data, raw->len, row.answer_sha256);
+	flow_sha256_hex(raw->data, raw->len, row.answer_sha256);
 	if ((err = cr_seal(c->env->evidence_key, PURPOSE_DSI_ANSWER, raw->data, raw->len, CR_DSI_ANSWER_MAX, &sealed,
 	         &row.answer_sealed_len)) != CR_OK)
 		return err;
@@ -478,12 +457,12 @@ compare(const struct cr_flow_ctx *c, struct cr_flow_result *res, const struct cr
 		else
 			flow_result(res, CR_FLOW_UNAVAILABLE, CR_WHY_NONE, 0);
 	} else if (err == CR_ERR_INVALID) {
-		audit_alone(c, "face_unusable", res->app.id, "DSI could not use the photo");
+		flow_audit_alone(c, "face_unusable", res->app.id, "DSI could not use the photo");
 		flow_result(res, CR_FLOW_REFUSED, CR_WHY_FACE_UNUSABLE, 0);
 	} else {
 		cr_error("identity", "application %lld: DSI face comparison failed: %s", (long long)res->app.id,
 		    cr_err_str(err));
-		audit_alone(c, "dsi_unavailable", res->app.id, "face comparison");
+		flow_audit_alone(c, "dsi_unavailable", res->app.id, "face comparison");
 		flow_result(res, CR_FLOW_UNAVAILABLE, CR_WHY_DSI_DOWN, 0);
 	}
 	return false;

@@ -22,6 +22,11 @@ bool flow_load_at(const struct cr_flow_ctx *c, int64_t app_id, enum cr_app_state
 void flow_lost_or_failed(const struct cr_flow_ctx *c, enum cr_err err, struct cr_flow_result *res);
 /* The DSI check of 「下一步」 (flow_identity.c), with the application at the email step in res->app. */
 void flow_identity_check(const struct cr_flow_ctx *c, struct cr_flow_result *res);
+/* An audit row in a transaction of its own, for what changed nothing (a remote service failing, a
+   refused answer); a failure to write it is logged. */
+void flow_audit_alone(const struct cr_flow_ctx *c, const char *action, int64_t app_id, const char *detail);
+/* Lower-case hex SHA-256 of n bytes. */
+void flow_sha256_hex(const void *p, size_t n, char out[CR_DIGEST_HEX]);
 /* The actor's person id, 0 when there is none. */
 int64_t flow_actor_id(const struct cr_flow_ctx *c);
 
