@@ -210,7 +210,7 @@ certs_table(struct page *p, const struct cr_doc_application *a)
 static void
 declaration(struct page *p)
 {
-	char num[8];
+	char num[16];
 	double y0;
 
 	heading(p, cr_declaration_title);

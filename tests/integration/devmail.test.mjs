@@ -4,7 +4,8 @@
 // production mode the viewer does not exist (404). The database is read through sys.sql (either backend).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import path from 'node:path';
 import {
   startSystem, CookieJar, login, elements, run, freePort, waitHealthy, sleep,
   CERTRENEW, ROOT, WONG, CHAN, TEST_TIMEOUT,
@@ -109,9 +110,12 @@ test('/dev/mail/message with a bad id answers 404', T, async () => {
 
 test('in production mode /dev/mail does not exist (404)', T, async () => {
   const port = await freePort();
-  // Production reaches DSI over https only (cmd_serve.c refuses to start otherwise); nothing here calls it.
+  // Production reaches DSI and the signing service over https only and names the GovID CA of signing
+  // certificates (cmd_serve.c refuses to start otherwise); nothing here calls them.
   const env = {
     ...sys.env, CERTRENEW_MODE: 'prod', CERTRENEW_LISTEN: `127.0.0.1:${port}`, CERTRENEW_DSI_BASE_URL: 'https://dsi.invalid',
+    CERTRENEW_SIGNING_BASE_URL: 'https://signing.invalid',
+    CERTRENEW_SIGNING_TRUST_FILE: path.join(sys.varDir, 'govsim', 'govid-ca.pem'),
   };
   const child = spawn(CERTRENEW, ['serve'], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -137,5 +141,22 @@ test('in production mode /dev/mail does not exist (404)', T, async () => {
     await Promise.race([exited, sleep(5_000)]);
     child.kill('SIGKILL');
     clearTimeout(killer);
+  }
+});
+
+// Fail closed: production without the GovID CA of signing certificates, or with a plain-HTTP signing
+// service, does not start.
+test('in production the portal refuses a missing signing trust file or a plain-HTTP signing service', T, async () => {
+  const base = {
+    ...sys.env, CERTRENEW_MODE: 'prod', CERTRENEW_LISTEN: `127.0.0.1:${await freePort()}`,
+    CERTRENEW_DSI_BASE_URL: 'https://dsi.invalid', CERTRENEW_SIGNING_BASE_URL: 'https://signing.invalid',
+  };
+  for (const [label, extra, why] of [
+    ['no trust file', {}, /signing\.trust_file/],
+    ['http signing', { CERTRENEW_SIGNING_BASE_URL: 'http://127.0.0.1:9', CERTRENEW_SIGNING_TRUST_FILE: path.join(sys.varDir, 'govsim', 'govid-ca.pem') }, /signing\.base_url must be an https/],
+  ]) {
+    const r = spawnSync(CERTRENEW, ['serve'], { env: { ...base, ...extra }, cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
+    assert.notEqual(r.status, 0, `${label}: refused`);
+    assert.match(r.stderr + r.stdout, why, label);
   }
 });
