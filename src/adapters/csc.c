@@ -169,6 +169,24 @@ out:
 	return err;
 }
 
+/* Only A-Z a-z 0-9 + / with at most two trailing '='. Checked here because libsodium's decoder
+   (1.0.18) takes some bytes >= 0x80 for base64 characters. */
+static bool
+b64_alphabet(const char *s, size_t n)
+{
+	size_t pad = 0;
+
+	while (pad < 2 && pad < n && s[n - 1 - pad] == '=')
+		pad++;
+	for (size_t i = 0; i < n - pad; i++) {
+		char c = s[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/'))
+			return false;
+	}
+	return true;
+}
+
 /* Decodes the standard base64 string v (padded or not) into a fresh buffer; false for anything else
    (not a string, empty, other characters, embedded NUL). */
 static bool
@@ -180,7 +198,7 @@ b64_member(json_t *v, unsigned char **out, size_t *outlen)
 
 	*out = NULL;
 	*outlen = 0;
-	if (s == NULL || n == 0 || strlen(s) != n)
+	if (s == NULL || n == 0 || strlen(s) != n || !b64_alphabet(s, n))
 		return false;
 	cap = n / 4 * 3 + 3;
 	if ((buf = malloc(cap)) == NULL)
