@@ -207,8 +207,9 @@ fi
 say "   built in $(($(date +%s) - t0)) s"
 
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-export ASAN_OPTIONS UBSAN_OPTIONS
+export ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
 
 say "== unit tests (build-asan/)"
 run_unit build-asan
@@ -218,7 +219,7 @@ say "== integration (build-asan/)"
 CR_BIN_DIR=build-asan
 export CR_BIN_DIR
 run_node "integration build-asan" tests/integration/*.test.mjs
-unset CR_BIN_DIR ASAN_OPTIONS UBSAN_OPTIONS
+unset CR_BIN_DIR ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
 
 # ---------------------------------------------------------------- 6. fuzz (short, bounded)
 # Every parser of untrusted input runs under libFuzzer for FUZZ_SECONDS each (make fuzz runs longer).

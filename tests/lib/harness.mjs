@@ -226,6 +226,8 @@ export class System {
     else delete env.CERTRENEW_DATABASE_URL;
     if (!env.ASAN_OPTIONS && BIN_DIR.endsWith('build-asan')) env.ASAN_OPTIONS = 'detect_leaks=1:abort_on_error=1';
     if (!env.UBSAN_OPTIONS && BIN_DIR.endsWith('build-asan')) env.UBSAN_OPTIONS = 'halt_on_error=1:print_stacktrace=1';
+    // cairo's own per-document allocations (tests/lsan.supp says what and why).
+    if (!env.LSAN_OPTIONS && BIN_DIR.endsWith('build-asan')) env.LSAN_OPTIONS = `suppressions=${path.join(ROOT, 'tests', 'lsan.supp')}:print_suppressions=0`;
     return env;
   }
 
