@@ -236,15 +236,11 @@ credential_id(json_t *v, char *out, size_t outlen)
 }
 
 static enum cr_err
-list(const struct cr_csc *c, const char *token, struct cr_csc_signature *out, char *reason, size_t rlen)
+read_list(json_t *ans, struct cr_csc_signature *out, char *reason, size_t rlen)
 {
-	json_t *ans = NULL, *ids;
-	enum cr_err err;
+	json_t *ids = json_object_get(ans, "credentialIDs");
+	enum cr_err err = CR_OK;
 
-	if ((err = call(c, token, "credentials/list", json_pack("{s:i}", "maxResults", 10), &ans, reason, rlen)) !=
-	    CR_OK)
-		return err;
-	ids = json_object_get(ans, "credentialIDs");
 	if (!json_is_array(ids)) {
 		say(reason, rlen, "credentials/list: garbage: no credentialIDs array");
 		err = CR_ERR_REMOTE;
@@ -255,22 +251,30 @@ list(const struct cr_csc *c, const char *token, struct cr_csc_signature *out, ch
 		say(reason, rlen, "credentials/list: garbage: the first credential ID is not a short string");
 		err = CR_ERR_REMOTE;
 	}
+	return err;
+}
+
+static enum cr_err
+list(const struct cr_csc *c, const char *token, struct cr_csc_signature *out, char *reason, size_t rlen)
+{
+	json_t *ans = NULL;
+	enum cr_err err;
+
+	if ((err = call(c, token, "credentials/list", json_pack("{s:i}", "maxResults", 10), &ans, reason, rlen)) !=
+	    CR_OK)
+		return err;
+	err = read_list(ans, out, reason, rlen);
 	json_decref(ans);
 	return err;
 }
 
 static enum cr_err
-info(const struct cr_csc *c, const char *token, struct cr_csc_signature *out, char *reason, size_t rlen)
+read_info(json_t *ans, struct cr_csc_signature *out, char *reason, size_t rlen)
 {
-	json_t *ans = NULL, *cert, *certs;
+	json_t *cert, *certs;
 	const char *status;
-	enum cr_err err;
+	enum cr_err err = CR_ERR_REMOTE;
 
-	if ((err = call(c, token, "credentials/info",
-	         json_pack("{s:s, s:s}", "credentialID", out->credential_id, "certificates", "chain"), &ans, reason,
-	         rlen)) != CR_OK)
-		return err;
-	err = CR_ERR_REMOTE;
 	cert = json_object_get(ans, "cert");
 	certs = json_object_get(cert, "certificates");
 	if (!json_is_object(cert) || (status = json_string_value(json_object_get(cert, "status"))) == NULL ||
@@ -297,8 +301,38 @@ info(const struct cr_csc *c, const char *token, struct cr_csc_signature *out, ch
 	}
 	err = CR_OK;
 out:
+	return err;
+}
+
+static enum cr_err
+info(const struct cr_csc *c, const char *token, struct cr_csc_signature *out, char *reason, size_t rlen)
+{
+	json_t *ans = NULL;
+	enum cr_err err;
+
+	if ((err = call(c, token, "credentials/info",
+	         json_pack("{s:s, s:s}", "credentialID", out->credential_id, "certificates", "chain"), &ans, reason,
+	         rlen)) != CR_OK)
+		return err;
+	err = read_info(ans, out, reason, rlen);
 	json_decref(ans);
 	return err;
+}
+
+static enum cr_err
+read_sign(json_t *ans, struct cr_csc_signature *out, char *reason, size_t rlen)
+{
+	json_t *sigs = json_object_get(ans, "signatures");
+
+	if (!json_is_array(sigs) || json_array_size(sigs) != 1) {
+		say(reason, rlen, "signatures/signHash: garbage: not exactly one signature");
+		return CR_ERR_REMOTE;
+	}
+	if (!b64_member(json_array_get(sigs, 0), &out->cms, &out->cms_len)) {
+		say(reason, rlen, "signatures/signHash: garbage: the signature is not base64");
+		return CR_ERR_REMOTE;
+	}
+	return CR_OK;
 }
 
 static enum cr_err
@@ -306,7 +340,7 @@ sign(const struct cr_csc *c, const char *token, const unsigned char digest[DIGES
     char *reason, size_t rlen)
 {
 	char hash[sodium_base64_ENCODED_LEN(DIGEST_LEN, sodium_base64_VARIANT_ORIGINAL)];
-	json_t *ans = NULL, *sigs;
+	json_t *ans = NULL;
 	enum cr_err err;
 
 	sodium_bin2base64(hash, sizeof(hash), digest, DIGEST_LEN, sodium_base64_VARIANT_ORIGINAL);
@@ -315,13 +349,31 @@ sign(const struct cr_csc *c, const char *token, const unsigned char digest[DIGES
 	             "hashAlgorithmOID", OID_SHA256, "signAlgo", OID_ECDSA_SHA256),
 	         &ans, reason, rlen)) != CR_OK)
 		return err;
-	sigs = json_object_get(ans, "signatures");
-	if (!json_is_array(sigs) || json_array_size(sigs) != 1) {
-		say(reason, rlen, "signatures/signHash: garbage: not exactly one signature");
-		err = CR_ERR_REMOTE;
-	} else if (!b64_member(json_array_get(sigs, 0), &out->cms, &out->cms_len)) {
-		say(reason, rlen, "signatures/signHash: garbage: the signature is not base64");
-		err = CR_ERR_REMOTE;
+	err = read_sign(ans, out, reason, rlen);
+	json_decref(ans);
+	return err;
+}
+
+enum cr_err
+cr_csc_answer_read(enum cr_csc_call which, const void *body, size_t len, struct cr_csc_signature *out, char *why,
+    size_t whylen)
+{
+	json_error_t jerr;
+	json_t *ans;
+	enum cr_err err;
+
+	if (len > CR_CSC_ANSWER_MAX)
+		return CR_ERR_REMOTE;
+	if ((ans = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL || !json_is_object(ans)) {
+		json_decref(ans);
+		say(why, whylen, "garbage: the answer is not a JSON object");
+		return CR_ERR_REMOTE;
+	}
+	switch (which) {
+	case CR_CSC_LIST: err = read_list(ans, out, why, whylen); break;
+	case CR_CSC_INFO: err = read_info(ans, out, why, whylen); break;
+	case CR_CSC_SIGN: err = read_sign(ans, out, why, whylen); break;
+	default: err = CR_ERR_INVALID; break;
 	}
 	json_decref(ans);
 	return err;

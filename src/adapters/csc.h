@@ -52,4 +52,11 @@ enum cr_err cr_csc_sign_hash(const struct cr_csc *c, const char *access_token, c
     struct cr_csc_signature *out, char *why, size_t whylen);
 void cr_csc_signature_free(struct cr_csc_signature *s); /* NULL is a no-op; leaves *s empty */
 
+/* The readers of the three answers, on a 200 answer's body as received: what cr_csc_sign_hash
+   applies to each (exposed for the fuzz target). Fill out's credential ID, chain or CMS; the
+   errors as cr_csc_sign_hash's. */
+enum cr_csc_call { CR_CSC_LIST, CR_CSC_INFO, CR_CSC_SIGN };
+enum cr_err cr_csc_answer_read(enum cr_csc_call which, const void *body, size_t len, struct cr_csc_signature *out,
+    char *why, size_t whylen);
+
 #endif
