@@ -420,8 +420,10 @@ eid_take(const struct cr_flow_ctx *c, const char *state, struct signing *s, stru
 		err = flow_commit(c, CR_OK);
 	else
 		cr_db_rollback(c->db);
+	if (err == CR_OK && s->req.holder_id != c->actor->id)
+		/* Someone else's browser brought the holder's answer: on the holder's record, and used up. */
+		flow_audit_alone(c, "eid_refused", s->req.application_id, "the answer came in another person's session");
 	if (err == CR_ERR_NOTFOUND || err == CR_ERR_CONFLICT || (err == CR_OK && s->req.holder_id != c->actor->id)) {
-		/* Another holder's answer names nothing of this holder's: no application to audit under. */
 		eid_refuse(c, res, CR_FLOW_REFUSED, CR_WHY_EID_STATE,
 		    err == CR_ERR_NOTFOUND ? "unknown state" : err == CR_ERR_CONFLICT ? "replayed answer" : "another holder's request");
 		return false;
