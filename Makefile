@@ -28,7 +28,7 @@ SUPPORT_OBJ := $(SUPPORT_SRC:%.c=$(BUILD)/%.o)
 .SECONDARY: $(SUPPORT_OBJ)
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 
-.PHONY: all deps run stop test unit asan fuzz bench bench-photo clean
+.PHONY: all deps run stop test unit asan fuzz bench bench-photo bench-sign clean
 all: $(BUILD)/certrenew $(BUILD)/govsim $(UNIT_BIN)
 
 deps:
@@ -85,6 +85,14 @@ $(BUILD)/bench/photo: bench/photo.c $(BUILD)/libcertrenew.a
 
 bench-photo: $(BUILD)/bench/photo
 	@$(BUILD)/bench/photo 20
+
+# Step 3's CPU: the application PDF and the e-signature's validation, beside OpenSSL's CMS_verify.
+$(BUILD)/bench/sign: bench/sign.c $(BUILD)/tests/unit/support/cmsfx.o $(BUILD)/libcertrenew.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(BUILD)/tests/unit/support/cmsfx.o $(BUILD)/libcertrenew.a $(LIBS)
+
+bench-sign: $(BUILD)/bench/sign
+	@$(BUILD)/bench/sign 20
 
 clean:
 	rm -rf build build-asan build-fuzz
