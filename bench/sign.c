@@ -56,7 +56,8 @@ render(struct cr_doc *d, struct cr_buf *pdf)
 int
 main(int argc, char **argv)
 {
-	int n = argc > 1 ? atoi(argv[1]) : 20;
+	char *end = NULL;
+	long n = argc > 1 ? strtol(argv[1], &end, 10) : 20;
 	char dir[] = "/tmp/cr-bench-sign-XXXXXX", trust[64];
 	time_t now = time(NULL);
 	unsigned char md[32], *cms, sig[128];
@@ -65,12 +66,12 @@ main(int argc, char **argv)
 	struct cr_buf pdf;
 	double t0, t_render, t_ours, t_openssl, t_ecdsa;
 
-	if (n < 1 || mkdtemp(dir) == NULL || cr_crypto_init() != CR_OK || cr_doc_new(&doc) != CR_OK)
+	if (n < 1 || n > 100000 || (argc > 1 && *end != '\0') || mkdtemp(dir) == NULL || cr_crypto_init() != CR_OK || cr_doc_new(&doc) != CR_OK)
 		return 2;
 	cr_buf_init(&pdf, 8u << 20);
 	render(doc, &pdf); /* warm the font caches */
 	t0 = now_ms();
-	for (int i = 0; i < n; i++)
+	for (long i = 0; i < n; i++)
 		render(doc, &pdf);
 	t_render = (now_ms() - t0) / n;
 	cr_sha256(pdf.data, pdf.len, md);
@@ -87,7 +88,7 @@ main(int argc, char **argv)
 	    .max_age = 600, .leeway = 120};
 	struct cr_pki_sig_report r;
 	t0 = now_ms();
-	for (int i = 0; i < n; i++)
+	for (long i = 0; i < n; i++)
 		if (cr_pki_cms_verify(cms, cms_len, &e, &r) != CR_OK || !r.passed) {
 			fprintf(stderr, "bench: our validation failed: %s\n", r.why);
 			return 1;
@@ -96,7 +97,7 @@ main(int argc, char **argv)
 
 	/* Baseline: OpenSSL's CMS_verify over the same PDF and CA (store loaded each time, as we do). */
 	t0 = now_ms();
-	for (int i = 0; i < n; i++) {
+	for (long i = 0; i < n; i++) {
 		const unsigned char *p = cms;
 		CMS_ContentInfo *ci = d2i_CMS_ContentInfo(NULL, &p, (long)cms_len);
 		X509_STORE *st = X509_STORE_new();
@@ -124,7 +125,7 @@ main(int argc, char **argv)
 		EVP_PKEY_sign(sc, sig, &sig_len, md, sizeof(md));
 		EVP_PKEY_CTX_free(sc);
 		t0 = now_ms();
-		for (int i = 0; i < n * 10; i++) {
+		for (long i = 0; i < n * 10; i++) {
 			EVP_PKEY_CTX *vc = EVP_PKEY_CTX_new(key, NULL);
 
 			EVP_PKEY_verify_init(vc);

@@ -151,7 +151,7 @@ test_fonts_embedded(void **state)
 	render_to_file(w, &a);
 	snprintf(cmd, sizeof(cmd), "pdffonts '%s' | grep -i 'NotoSansCJK' | grep -c ' yes yes yes'", w->pdf);
 	fonts = output_of(cmd);
-	assert_true(atoi(fonts) >= 1);
+	assert_true(strtol(fonts, NULL, 10) >= 1);
 	free(fonts);
 	/* No font is left to the reader's machine. */
 	snprintf(cmd, sizeof(cmd), "pdffonts '%s' | tail -n +3 | awk '{ if ($(NF-4) != \"yes\") n++ } END { print n+0 }'",
