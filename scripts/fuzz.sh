@@ -92,7 +92,7 @@ for src in fuzz/fuzz_*.c; do
 	log="$OUT/logs/$name.log"
 	# shellcheck disable=SC2086
 	if ! "$CLANG" $CFLAGS_FUZZ -fsanitize=fuzzer $SAN $PKG_CFLAGS "$src" "$OUT/libcertrenew-fuzz.a" \
-	    $PKG_LIBS -lpthread -lm -o "$bin" >"$log" 2>&1; then
+	    $PKG_LIBS -lzxcvbn -lpthread -lm -o "$bin" >"$log" 2>&1; then
 		printf '%-12s build FAILED (see %s)\n' "$name" "$log"
 		tail -n 20 "$log"
 		failed=1
