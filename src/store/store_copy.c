@@ -38,9 +38,11 @@ struct copy_table {
 #define P8 P7 ", $8"
 #define P9 P8 ", $9"
 #define P10 P9 ", $10"
-#define P12 P10 ", $11, $12"
+#define P11 P10 ", $11"
+#define P12 P11 ", $12"
 #define P14 P12 ", $13, $14"
 #define P16 P14 ", $15, $16"
+#define P13 P12 ", $13"
 #define P17 P16 ", $17"
 
 TABLE_SQL(ORG, "organisations", "id, code, name", "id", P3)
@@ -60,7 +62,8 @@ TABLE_SQL(OUTBOX, "outbox",
     " last_error, created_at, sent_at", "id", P14)
 TABLE_SQL(NOTICES, "notices", "cert_id, not_after, kind, outbox_id, created_at", "cert_id, not_after, kind", P5)
 TABLE_SQL(APPS, "applications",
-    "id, holder_id, state, consent_at, consent_version, created_at, updated_at, counter_reason", "id", P8)
+    "id, holder_id, state, consent_at, consent_version, created_at, updated_at, counter_reason, position,"
+    " declaration_version, declaration_sha256, declared_at, submitted_at", "id", P13)
 TABLE_SQL(APPCERTS, "application_certs", "application_id, cert_id", "application_id, cert_id", P2)
 TABLE_SQL(CHECKS, "email_checks", "application_id, email, verified_at", "application_id, email", P3)
 TABLE_SQL(CODES, "email_codes", "id, application_id, email, code_hash, created_at, expires_at, attempts, used_at",
@@ -76,6 +79,16 @@ TABLE_SQL(FACES, "face_checks",
     "id, application_id, holder_id, photo_id, at, score_ppm, threshold_ppm, passed, algorithm, algorithm_version,"
     " dsi_transaction_id, answer_sha256, answer_sealed, purged_at", "id", P14)
 
+TABLE_SQL(POSITIONS, "positions", "id, title, active, imported_at", "id", P4)
+TABLE_SQL(DOCS, "app_documents",
+    "id, application_id, holder_id, created_at, nonce, sha256, bytes, pdf_sealed, declaration_version, position,"
+    " superseded_at", "id", P11)
+TABLE_SQL(EIDREQ, "eid_requests",
+    "id, application_id, holder_id, document_id, state_hash, nonce, verifier_sealed, created_at, used_at", "id", P9)
+TABLE_SQL(SIGS, "signatures",
+    "id, application_id, holder_id, document_id, eid_request_id, at, passed, why, signer_subject, signing_time, acr,"
+    " auth_time, cms_sha256, cms_sealed, validation_sealed, id_token_sealed", "id", P16)
+
 static const char ORG_SETVAL_PG[] = SETVAL_PG("organisations");
 static const char PEOPLE_SETVAL_PG[] = SETVAL_PG("people");
 static const char CERTS_SETVAL_PG[] = SETVAL_PG("certificates");
@@ -85,6 +98,10 @@ static const char CODES_SETVAL_PG[] = SETVAL_PG("email_codes");
 static const char IDCHECKS_SETVAL_PG[] = SETVAL_PG("identity_checks");
 static const char PHOTOS_SETVAL_PG[] = SETVAL_PG("photos");
 static const char FACES_SETVAL_PG[] = SETVAL_PG("face_checks");
+static const char POSITIONS_SETVAL_PG[] = SETVAL_PG("positions");
+static const char DOCS_SETVAL_PG[] = SETVAL_PG("app_documents");
+static const char EIDREQ_SETVAL_PG[] = SETVAL_PG("eid_requests");
+static const char SIGS_SETVAL_PG[] = SETVAL_PG("signatures");
 
 #define T(var, tbl, types, setval) {tbl, types, var##_SEL, var##_INS, var##_CNT, setval}
 
@@ -101,13 +118,17 @@ static const struct copy_table tables[] = {
 	T(AUDIT, "audit_log", "iittttttt", NULL),
 	T(OUTBOX, "outbox", "ittttbtiititii", OUTBOX_SETVAL_PG),
 	T(NOTICES, "notices", "iitii", NULL),
-	T(APPS, "applications", "iititiit", APPS_SETVAL_PG),
+	T(APPS, "applications", "iititiitttti" "i", APPS_SETVAL_PG),
 	T(APPCERTS, "application_certs", "ii", NULL),
 	T(CHECKS, "email_checks", "iti", NULL),
 	T(CODES, "email_codes", "iitbiiii", CODES_SETVAL_PG),
 	T(IDCHECKS, "identity_checks", "iiiitiiiittttbtii", IDCHECKS_SETVAL_PG),
 	T(PHOTOS, "photos", "iiittiiitiii", PHOTOS_SETVAL_PG),
 	T(FACES, "face_checks", "iiiiiiiittttbi", FACES_SETVAL_PG),
+	T(POSITIONS, "positions", "itii", POSITIONS_SETVAL_PG),
+	T(DOCS, "app_documents", "iiiittibtti", DOCS_SETVAL_PG),
+	T(EIDREQ, "eid_requests", "iiiittbii", EIDREQ_SETVAL_PG),
+	T(SIGS, "signatures", "iiiiiiittititbbb", SIGS_SETVAL_PG),
 };
 
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
