@@ -5,27 +5,25 @@
 #include <zxcvbn.h>
 
 #include "core/passphrase.h"
+#include "util/text.h"
 
 #define MAX_OWN_WORDS 16
 
-/* Counts code points of well-formed UTF-8 without control characters; -1 otherwise. */
+/* Counts the code points of strict UTF-8 without control characters; -1 otherwise. */
 static long
 utf8_chars(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s);
 	long n = 0;
 
-	while (*p != '\0') {
-		unsigned c = *p;
-		int len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+	if (!cr_utf8_valid(s, len))
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
 
-		if (len == 0 || (len == 2 && c < 0xc2) || (len == 4 && c > 0xf4) || c < 0x20 || c == 0x7f)
+		if (c < 0x20 || c == 0x7f)
 			return -1;
-		for (int i = 1; i < len; i++)
-			if ((p[i] & 0xc0) != 0x80)
-				return -1;
-		p += len;
-		n++;
+		n += (c & 0xc0) != 0x80; /* continuation bytes are not characters */
 	}
 	return n;
 }

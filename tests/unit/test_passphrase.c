@@ -10,7 +10,8 @@
 
 #include "core/passphrase.h"
 
-static const char *const own[] = {"xxxx xexx WONG", "wong.demo@example.gov.mo", "cloudsign-wong", NULL};
+/* The DEV demo holder's own words (demo/people.json): name, address, signing account. */
+static const char *const own[] = {"xxxx xexx WONG", "wong.demo@ctt.gov.mo", "wong.ctt", NULL};
 
 static enum cr_passphrase_verdict
 judge(const char *p)
@@ -50,6 +51,7 @@ test_each_refusal(void **state)
 	assert_int_equal(judge("abcdefghij" "\xff"), CR_PASS_NOT_UTF8);
 	assert_int_equal(judge("abc\xc0\xaf" "defghij"), CR_PASS_NOT_UTF8); /* overlong '/' */
 	assert_int_equal(judge("abcde\nfghijk"), CR_PASS_NOT_UTF8);
+	assert_int_equal(judge("abcdefghij" "\xed\xa0\x80"), CR_PASS_NOT_UTF8); /* a surrogate */
 	assert_int_equal(cr_passphrase_judge("Revoke-Cloud-7f3-kestrel", "Revoke-Cloud-7f3-kestreI", NULL, own, NULL),
 	    CR_PASS_MISMATCH);
 	assert_int_equal(cr_passphrase_judge("Revoke-Cloud-7f3-kestrel", NULL, NULL, own, NULL), CR_PASS_MISMATCH);
