@@ -12,6 +12,7 @@
 #include "csc.h"
 #include "httpc.h"
 #include "util/buf.h"
+#include "util/crypto.h"
 #include "util/log.h"
 
 #define DIGEST_LEN 32
@@ -169,8 +170,7 @@ out:
 	return err;
 }
 
-/* Only A-Z a-z 0-9 + / with at most two trailing '='. Checked here because libsodium's decoder
-   (1.0.18) takes some bytes >= 0x80 for base64 characters. */
+/* Only A-Z a-z 0-9 + / with at most two trailing '=' (cr_b64_chars_ok says why it is checked). */
 static bool
 b64_alphabet(const char *s, size_t n)
 {
@@ -178,13 +178,7 @@ b64_alphabet(const char *s, size_t n)
 
 	while (pad < 2 && pad < n && s[n - 1 - pad] == '=')
 		pad++;
-	for (size_t i = 0; i < n - pad; i++) {
-		char c = s[i];
-
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/'))
-			return false;
-	}
-	return true;
+	return cr_b64_chars_ok(s, n - pad, false);
 }
 
 /* Decodes the standard base64 string v (padded or not) into a fresh buffer; false for anything else

@@ -35,15 +35,14 @@ cr_b64url_encode(const void *p, size_t n, char *out, size_t outlen)
 	sodium_bin2base64(out, outlen, p, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
-/* libsodium 1.0.18's decoder takes some bytes >= 0x80 for base64 characters, so the alphabet is
-   checked here first: cookies, ID tokens and state values come from outside. */
-static bool
-b64url_alphabet(const char *s, size_t n)
+bool
+cr_b64_chars_ok(const char *s, size_t n, bool urlsafe)
 {
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
 
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		        c == (urlsafe ? '-' : '+') || c == (urlsafe ? '_' : '/')))
 			return false;
 	}
 	return true;
@@ -54,7 +53,7 @@ cr_b64url_decode(const char *s, size_t slen, unsigned char *out, size_t outlen, 
 {
 	const char *end = NULL;
 
-	if (!b64url_alphabet(s, slen) || sodium_base642bin(out, outlen, s, slen, NULL, n, &end, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+	if (!cr_b64_chars_ok(s, slen, true) || sodium_base642bin(out, outlen, s, slen, NULL, n, &end, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
 	    end != s + slen)
 		return CR_ERR_INVALID;
 	return CR_OK;
