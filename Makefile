@@ -14,7 +14,7 @@ CFLAGS  ?= -O2 -g
 ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) $(HARDEN) $(CFLAGS) $(EXTRA_CFLAGS) \
              -Isrc $(PKG_CFLAGS) -MMD -MP
 LDFLAGS_ALL = -pie -Wl,-z,relro,-z,now $(LDFLAGS) $(EXTRA_LDFLAGS)
-LIBS    = $(PKG_LIBS) -lpthread -lm
+LIBS    = $(PKG_LIBS) -lzxcvbn -lpthread -lm
 
 LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)

@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential pkg-config clang \
 libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libcjose-dev \
 libsqlite3-dev sqlite3 libpq-dev postgresql libsodium-dev libssl-dev openssl libcmocka-dev \
-libjpeg62-turbo-dev libpng-dev libtiff-dev libcairo2-dev libpango1.0-dev libqrencode-dev poppler-utils zbar-tools \
+libjpeg62-turbo-dev libpng-dev libtiff-dev libcairo2-dev libpango1.0-dev libqrencode-dev libzxcvbn-dev poppler-utils zbar-tools \
 nodejs npm chromium fonts-noto-cjk curl wrk nginx python3 python3-aiosmtpd ca-certificates"
 
 missing=""
