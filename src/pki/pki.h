@@ -48,7 +48,9 @@ struct cr_pki_config {
    overwrites a file. Idempotent. */
 enum cr_err cr_pki_dev_init(const char *dir);
 /* Loads every profile's CA (the key must match the certificate, the certificate must be a CA with
-   keyCertSign) and the vault key. CR_ERR_CONFIG, logged naming the file, when anything is wrong. */
+   keyCertSign and a subject key identifier, issued by root_cert_file) and the vault key; checks the
+   profiles (validity 1..3650, OID, http(s) URLs without commas) and kdf bounds (pki_kdf_ok: ops 1..10,
+   mem 8 MiB..1 GiB). CR_ERR_CONFIG, logged naming the file, when anything is wrong. */
 enum cr_err cr_pki_open(const struct cr_pki_config *cfg, struct cr_pki **out);
 void cr_pki_close(struct cr_pki *p); /* NULL is a no-op */
 
@@ -86,7 +88,9 @@ struct cr_pki_request {
    keyUsage critical per type (signing types digitalSignature+nonRepudiation; encryption
    keyAgreement for EC keys, keyEncipherment for RSA); extendedKeyUsage per type; the policy OID;
    SKI, AKI keyid; CRL DP and AIA caIssuers when configured. CR_ERR_INVALID for a bad request
-   (serial not 1..32 hex digits, public key that does not parse, empty name or email). */
+   (serial not 1..32 hex digits or zero, public key that does not parse or is not EC P-256/P-384 or
+   RSA 2048..8192, empty name or email, a name field OpenSSL refuses such as a CN over 64 characters).
+   out->serial_hex gets the serial as cr_pki_serial_normalise writes it. */
 enum cr_err cr_pki_issue(const struct cr_pki *p, const struct cr_pki_request *r, struct cr_pki_issued *out);
 /* Issues a certificate of type t for s with a fresh key pair held nowhere (DEV demo inventory). */
 enum cr_err cr_pki_issue_demo(const struct cr_pki *p, const struct cr_pki_subject *s, enum cr_cert_type t,
@@ -109,7 +113,8 @@ enum cr_err cr_pki_crl_build(const struct cr_pki *p, enum cr_cert_type t, const 
 /* ---- the signing-account vault (vault.c; docs/internals/vault.md) ----
    A cloudsign account's private keys are sealed with XChaCha20-Poly1305 under
    K = BLAKE2b-256(key = the server key, Argon2id(password, salt, ops, mem) || account name), with
-   "certrenew vault key v1" || account || SHA-256(public key) as associated data. Without the server
+   "certrenew vault key v1" || 0x00 || account || 0x00 || SHA-256(public key) as associated data;
+   the sealed blob is nonce (24) || ciphertext || tag over the private key's PKCS#8 DER. Without the server
    key a copy of the database allows no offline guessing; without the password the server key alone
    opens nothing. The password is never stored. */
 
