@@ -416,6 +416,25 @@ out:
 	return ok;
 }
 
+/* certificatePolicies with the one policy OID, built directly: OpenSSL's config syntax for it
+   needs a config database. */
+static bool
+add_policy(X509 *c, const char *oid)
+{
+	CERTIFICATEPOLICIES *pols = sk_POLICYINFO_new_null();
+	POLICYINFO *pi = POLICYINFO_new();
+	bool ok = false;
+
+	if (pols == NULL || pi == NULL || (pi->policyid = OBJ_txt2obj(oid, 1)) == NULL || !sk_POLICYINFO_push(pols, pi))
+		goto out;
+	pi = NULL;
+	ok = X509_add1_ext_i2d(c, NID_certificate_policies, pols, 0, 0) == 1;
+out:
+	POLICYINFO_free(pi);
+	CERTIFICATEPOLICIES_free(pols);
+	return ok;
+}
+
 static const char *
 key_usage(enum cr_cert_type t, EVP_PKEY *pub)
 {
@@ -450,7 +469,7 @@ add_profile_exts(X509 *c, const struct pki_ca *ca, enum cr_cert_type t, EVP_PKEY
 	    !add_ext(c, ca->cert, NID_subject_key_identifier, "hash") ||
 	    !add_ext(c, ca->cert, NID_authority_key_identifier, "keyid:always"))
 		return false;
-	if (ca->policy_oid[0] != '\0' && !add_ext(c, ca->cert, NID_certificate_policies, ca->policy_oid))
+	if (ca->policy_oid[0] != '\0' && !add_policy(c, ca->policy_oid))
 		return false;
 	snprintf(v, sizeof(v), "URI:%s", ca->crl_url);
 	if (ca->crl_url[0] != '\0' && !add_ext(c, ca->cert, NID_crl_distribution_points, v))
