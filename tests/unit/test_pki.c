@@ -877,6 +877,7 @@ test_vault_roundtrip(void **state)
 	assert_int_equal(cr_pki_vault_new_key(F.p, u, &key2), CR_OK);
 	assert_false(key2.public_len == key.public_len && memcmp(key2.public_der, key.public_der, key.public_len) == 0);
 	assert_int_equal(cr_pki_vault_unlock(F.p, ACCOUNT, PASSWORD, &kdf, &key2, &u2), CR_OK);
+	cr_pki_vault_unlock_free(u2);
 	assert_int_equal(cr_pki_vault_unlock(F.p, ACCOUNT, "wrong", &kdf, &key2, &u2), CR_ERR_DENIED);
 	assert_null(u2);
 	cr_pki_vault_unlock_free(u);
