@@ -110,7 +110,7 @@ struct cr_pki_revoked {
 enum cr_err cr_pki_crl_build(const struct cr_pki *p, enum cr_cert_type t, const struct cr_pki_revoked *r, size_t n,
     long crl_number, time_t this_update, time_t next_update, struct cr_buf *out);
 
-/* ---- the signing-account vault (vault.c; docs/internals/vault.md) ----
+/* ---- the signing-account vault (vault.c; docs/internals/issuance.md) ----
    A cloudsign account's private keys are sealed with XChaCha20-Poly1305 under
    K = BLAKE2b-256(key = the server key, Argon2id(password, salt, ops, mem) || account name), with
    "certrenew vault key v1" || 0x00 || account || 0x00 || SHA-256(public key) as associated data;
