@@ -90,7 +90,8 @@ cr_pki_crl_build(const struct cr_pki *p, enum cr_cert_type t, const struct cr_pk
 		if ((err = add_entry(crl, &r[i])) != CR_OK)
 			goto out;
 	err = CR_ERR_CRYPTO;
-	if (!X509_CRL_set_version(crl, X509_CRL_VERSION_2) || !X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca->cert)) ||
+	if (!X509_CRL_set_version(crl, X509_CRL_VERSION_2) ||
+	    !X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca->cert)) ||
 	    (tu = ASN1_TIME_set(NULL, this_update)) == NULL || (nu = ASN1_TIME_set(NULL, next_update)) == NULL ||
 	    !X509_CRL_set1_lastUpdate(crl, tu) || !X509_CRL_set1_nextUpdate(crl, nu) ||
 	    !add_crl_exts(crl, ca->cert, crl_number) || !X509_CRL_sort(crl) ||
