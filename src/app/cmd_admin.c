@@ -171,7 +171,7 @@ load_org(struct cr_db *db, json_t *orgs, const char *code, int64_t *id, const ch
 }
 
 static enum cr_err
-load_certs(struct cr_db *db, const struct cr_pki_ca *ca, json_t *certs, const struct cr_person *p,
+load_certs(struct cr_db *db, const struct cr_pki *ca, json_t *certs, const struct cr_person *p,
     const char *org_name, time_t now, long *count)
 {
 	size_t i;
@@ -219,7 +219,7 @@ load_certs(struct cr_db *db, const struct cr_pki_ca *ca, json_t *certs, const st
 }
 
 static enum cr_err
-load_person(struct cr_db *db, const struct cr_pki_ca *ca, json_t *orgs, json_t *pj, time_t now, long *certs)
+load_person(struct cr_db *db, const struct cr_pki *ca, json_t *orgs, json_t *pj, time_t now, long *certs)
 {
 	struct cr_person p = {0}, existing;
 	const char *org_name = "";
@@ -278,13 +278,42 @@ load_positions(struct cr_db *db, json_t *list, time_t now)
 	return CR_OK;
 }
 
+/* File names of the DEV CAs (cr_pki_dev_init) that a struct cr_pki_config points into. */
+struct dev_pki_paths {
+	char cert[CR_CERT_TYPE_COUNT][CR_CFG_STR + 32], key[CR_CERT_TYPE_COUNT][CR_CFG_STR + 32];
+	char root[CR_CFG_STR + 32], vault[CR_CFG_STR + 32];
+};
+
+/* The DEV profiles, until the configuration names them (src/config). */
+static void
+dev_pki_config(const char *dir, struct dev_pki_paths *paths, struct cr_pki_config *cfg)
+{
+	static const char *const stem[CR_CERT_TYPE_COUNT] = {"qualified-ca", "encryption-ca", "cloudsign-ca"};
+	static const char *const oid[CR_CERT_TYPE_COUNT] = {"2.999.1.1", "2.999.1.2", "2.999.1.3"};
+	static const int days[CR_CERT_TYPE_COUNT] = {1095, 1095, 730};
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (int t = 0; t < CR_CERT_TYPE_COUNT; t++) {
+		snprintf(paths->cert[t], sizeof(paths->cert[t]), "%s/%s.pem", dir, stem[t]);
+		snprintf(paths->key[t], sizeof(paths->key[t]), "%s/%s.key", dir, stem[t]);
+		cfg->types[t] = (struct cr_pki_profile){paths->cert[t], paths->key[t], days[t], oid[t], "", ""};
+	}
+	snprintf(paths->root, sizeof(paths->root), "%s/root-ca.pem", dir);
+	snprintf(paths->vault, sizeof(paths->vault), "%s/vault.key", dir);
+	cfg->root_cert_file = paths->root;
+	cfg->vault_key_file = paths->vault;
+	cfg->key_alg = CR_PKI_KEY_EC_P256;
+}
+
 int
 cr_cmd_demo_data(const struct cr_config *cfg, int argc, char **argv)
 {
 	const char *file = cfg->people_file;
 	char pki_dir[CR_CFG_STR + 8], detail[96];
 	struct cr_store *st = NULL;
-	struct cr_pki_ca *ca = NULL;
+	struct cr_pki *ca = NULL;
+	struct cr_pki_config pki_cfg;
+	struct dev_pki_paths pki_paths;
 	struct cr_db *db = NULL;
 	json_t *doc = NULL, *people, *pj;
 	json_error_t jerr;
@@ -311,7 +340,8 @@ cr_cmd_demo_data(const struct cr_config *cfg, int argc, char **argv)
 		return 1;
 	}
 	snprintf(pki_dir, sizeof(pki_dir), "%s/pki", cfg->var_dir);
-	if (open_migrated(cfg, &st) != CR_OK || cr_pki_ca_load(pki_dir, &ca) != CR_OK)
+	dev_pki_config(pki_dir, &pki_paths, &pki_cfg);
+	if (open_migrated(cfg, &st) != CR_OK || cr_pki_open(&pki_cfg, &ca) != CR_OK)
 		goto out;
 	db = cr_store_get(st);
 	if (cr_db_begin(db) != CR_OK)
@@ -333,7 +363,7 @@ cr_cmd_demo_data(const struct cr_config *cfg, int argc, char **argv)
 out:
 	if (db != NULL)
 		cr_store_put(st, db); /* rolls back anything not committed */
-	cr_pki_ca_free(ca);
+	cr_pki_close(ca);
 	cr_store_close(st);
 	json_decref(doc);
 	return rc;

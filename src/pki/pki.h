@@ -3,8 +3,9 @@
  * The only module that opens CA private keys; callers hand in a request and
  * get a certificate back, so this can later run as a separate signer process.
  *
- * DEV mode has its own CA pair (root + issuing CA) created by `certrenew init`
- * under var/pki/; production points at the CA's real key material.
+ * DEV mode has its own CAs (a root and one issuing CA per certificate type)
+ * created by `certrenew init` under var/pki/; production names the CA's real
+ * key material in the configuration, and `init` never writes over it.
  */
 #ifndef CR_PKI_H
 #define CR_PKI_H
@@ -16,13 +17,42 @@
 #include "util/buf.h"
 #include "util/err.h"
 
-struct cr_pki_ca;
+/* ---- the issuing CAs and their profiles (ca.c; docs/internals/issuance.md) ----
+   One issuing CA per certificate type, each from a certificate and key file named by the
+   configuration. ECDSA P-256 or RSA (3072 and up) CA keys; signatures with SHA-256. */
 
-/* Creates dir/{root-ca,issuing-ca}.{pem,key} when missing (keys mode 0600). Idempotent. */
+struct cr_pki;   /* the loaded CAs and the vault's server key; read-only once open, thread-safe */
+
+struct cr_pki_profile {           /* one certificate type; every string borrowed for cr_pki_open */
+	const char *ca_cert_file;     /* PEM: the issuing CA's certificate */
+	const char *ca_key_file;      /* PEM: its private key (0600) */
+	int validity_days;            /* of the certificates it issues (1..3650) */
+	const char *policy_oid;       /* certificatePolicies, dotted ("2.999.1.3"); "" none */
+	const char *crl_url;          /* CRL distribution point (http); "" none */
+	const char *aia_url;          /* authorityInfoAccess caIssuers (http); "" none */
+};
+
+enum cr_pki_key_alg { CR_PKI_KEY_EC_P256, CR_PKI_KEY_RSA_3072 };
+
+struct cr_pki_config {
+	struct cr_pki_profile types[CR_CERT_TYPE_COUNT]; /* indexed by enum cr_cert_type */
+	const char *root_cert_file;   /* PEM: the root the issuing CAs chain to (for cr_pki_chain_pem) */
+	const char *vault_key_file;   /* the vault's server key (util/seal key file, 0600) */
+	enum cr_pki_key_alg key_alg;  /* of new signing-account keys */
+	unsigned long long kdf_ops;   /* Argon2id opslimit; 0: crypto_pwhash_OPSLIMIT_INTERACTIVE */
+	size_t kdf_mem;               /* Argon2id memlimit in bytes; 0: crypto_pwhash_MEMLIMIT_INTERACTIVE */
+};
+
+/* Creates, in dir, what DEV mode uses when missing: root-ca.{pem,key}, {qualified,encryption,
+   cloudsign}-ca.{pem,key} (issuing CAs under the root) and vault.key; keys mode 0600. Never
+   overwrites a file. Idempotent. */
 enum cr_err cr_pki_dev_init(const char *dir);
-/* Loads the issuing CA of dir. */
-enum cr_err cr_pki_ca_load(const char *dir, struct cr_pki_ca **out);
-void cr_pki_ca_free(struct cr_pki_ca *ca); /* NULL is a no-op */
+/* Loads every profile's CA (the key must match the certificate, the certificate must be a CA with
+   keyCertSign and a subject key identifier, issued by root_cert_file) and the vault key; checks the
+   profiles (validity 1..3650, OID, http(s) URLs without commas) and kdf bounds (pki_kdf_ok: ops 1..10,
+   mem 8 MiB..1 GiB). CR_ERR_CONFIG, logged naming the file, when anything is wrong. */
+enum cr_err cr_pki_open(const struct cr_pki_config *cfg, struct cr_pki **out);
+void cr_pki_close(struct cr_pki *p); /* NULL is a no-op */
 
 struct cr_pki_subject {
 	const char *common_name;  /* holder name */
@@ -39,10 +69,92 @@ struct cr_pki_issued {
 	time_t not_before, not_after;
 };
 
+#define CR_PKI_SERIAL_HEX 33  /* 128 bits as 32 hex digits, plus NUL */
+/* A fresh serial: 128 bits from the CSPRNG, top bit clear (a positive INTEGER of 16 octets at most),
+   never zero; lower-case hex, as certificates' serials are stored. The caller reserves it in the
+   store (UNIQUE) before it signs. */
+void cr_pki_serial_new(char out[CR_PKI_SERIAL_HEX]);
+
+struct cr_pki_request {
+	enum cr_cert_type type;
+	struct cr_pki_subject subject;
+	const unsigned char *public_key_der; size_t public_key_len; /* SubjectPublicKeyInfo (DER) */
+	const char *serial_hex;   /* from cr_pki_serial_new */
+	time_t not_before;        /* not_after = not_before + the type's validity_days */
+};
+
+/* Issues the certificate r describes under its type's CA: version 3, the serial, subject
+   C=MO, O, OU, title, CN (UTF8String), SAN rfc822Name email; basicConstraints critical CA:FALSE;
+   keyUsage critical per type (signing types digitalSignature+nonRepudiation; encryption
+   keyAgreement for EC keys, keyEncipherment for RSA); extendedKeyUsage per type; the policy OID;
+   SKI, AKI keyid; CRL DP and AIA caIssuers when configured. CR_ERR_INVALID for a bad request
+   (serial not 1..32 hex digits or zero, public key that does not parse or is not EC P-256/P-384 or
+   RSA 2048..8192, empty name or email, a name field OpenSSL refuses such as a CN over 64 characters).
+   out->serial_hex gets the serial as cr_pki_serial_normalise writes it. */
+enum cr_err cr_pki_issue(const struct cr_pki *p, const struct cr_pki_request *r, struct cr_pki_issued *out);
 /* Issues a certificate of type t for s with a fresh key pair held nowhere (DEV demo inventory). */
-enum cr_err cr_pki_issue_demo(const struct cr_pki_ca *ca, const struct cr_pki_subject *s, enum cr_cert_type t,
+enum cr_err cr_pki_issue_demo(const struct cr_pki *p, const struct cr_pki_subject *s, enum cr_cert_type t,
     time_t not_before, time_t not_after, struct cr_pki_issued *out);
 void cr_pki_issued_free(struct cr_pki_issued *c);
+/* Appends the type's issuing CA certificate, then the root, as PEM (what `openssl verify` needs). */
+enum cr_err cr_pki_chain_pem(const struct cr_pki *p, enum cr_cert_type t, struct cr_buf *out);
+
+/* ---- CRLs (crl.c) ---- */
+struct cr_pki_revoked {
+	const char *serial_hex;
+	time_t revoked_at;
+	int reason;               /* RFC 5280 CRLReason: 0 unspecified, 1 keyCompromise, 4 superseded, ... */
+};
+/* A v2 CRL of type t's CA, signed by it: the entries (with reason codes), crlNumber, AKI,
+   thisUpdate/nextUpdate; DER appended to out. */
+enum cr_err cr_pki_crl_build(const struct cr_pki *p, enum cr_cert_type t, const struct cr_pki_revoked *r, size_t n,
+    long crl_number, time_t this_update, time_t next_update, struct cr_buf *out);
+
+/* ---- the signing-account vault (vault.c; docs/internals/issuance.md) ----
+   A cloudsign account's private keys are sealed with XChaCha20-Poly1305 under
+   K = BLAKE2b-256(key = the server key, Argon2id(password, salt, ops, mem) || account name), with
+   "certrenew vault key v1" || 0x00 || account || 0x00 || SHA-256(public key) as associated data;
+   the sealed blob is nonce (24) || ciphertext || tag over the private key's PKCS#8 DER. Without the server
+   key a copy of the database allows no offline guessing; without the password the server key alone
+   opens nothing. The password is never stored. */
+
+#define CR_VAULT_SALT_LEN 16
+#define CR_VAULT_MAX_SEALED 4096
+#define CR_VAULT_MAX_PUBLIC 1024
+
+/* An account's key derivation parameters, as the store keeps them. */
+struct cr_vault_kdf {
+	unsigned char salt[CR_VAULT_SALT_LEN];
+	unsigned long long ops;
+	size_t mem;
+};
+
+/* A sealed key with its public half, as the store keeps it. */
+struct cr_vault_sealed {
+	unsigned char sealed[CR_VAULT_MAX_SEALED]; size_t sealed_len;
+	unsigned char public_der[CR_VAULT_MAX_PUBLIC]; size_t public_len; /* SubjectPublicKeyInfo */
+};
+
+struct cr_vault_unlock; /* a derived key held for one activation; wiped by cr_pki_vault_unlock_free */
+
+/* A new account: fresh salt (the config's ops/mem) and a first key pair, sealed under password. */
+enum cr_err cr_pki_vault_create(const struct cr_pki *p, const char *account, const char *password,
+    struct cr_vault_kdf *kdf, struct cr_vault_sealed *key);
+/* Opens key with password: CR_OK with *out when the password opens it (proves control of the
+   account); CR_ERR_DENIED when it does not (wrong password, another account's blob, altered blob or
+   public key; they are indistinguishable on purpose); CR_ERR_INVALID for absurd sizes or kdf values. */
+enum cr_err cr_pki_vault_unlock(const struct cr_pki *p, const char *account, const char *password,
+    const struct cr_vault_kdf *kdf, const struct cr_vault_sealed *key, struct cr_vault_unlock **out);
+/* A new key pair of the configured algorithm for the unlocked account, sealed under the same
+   password (fresh nonce). */
+enum cr_err cr_pki_vault_new_key(const struct cr_pki *p, const struct cr_vault_unlock *u, struct cr_vault_sealed *out);
+void cr_pki_vault_unlock_free(struct cr_vault_unlock *u); /* NULL is a no-op */
+
+/* ---- revocation passphrases (vault.c): Argon2id strings (crypto_pwhash_str) ---- */
+#define CR_PASSPHRASE_HASH_LEN 128 /* crypto_pwhash_STRBYTES */
+enum cr_err cr_pki_passphrase_hash(const struct cr_pki *p, const char *passphrase, char out[CR_PASSPHRASE_HASH_LEN]);
+/* true when passphrase matches hash (constant time in libsodium). */
+bool cr_pki_passphrase_check(const char *hash, const char *passphrase);
 
 /* ---- reading existing certificates (operator import; x509_read.c) ----
    Input is untrusted; nothing here touches a key. (bool comes from core/renewal.h.) */

@@ -1,0 +1,47 @@
+/*
+ * Internals of the pki module shared by ca.c, crl.c and vault.c (curl's *_int.h).
+ * Nothing outside src/pki includes this: the CA keys stay behind pki.h.
+ */
+#ifndef CR_PKI_INT_H
+#define CR_PKI_INT_H
+
+#include <openssl/asn1.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "pki.h"
+#include "util/seal.h"
+
+#define PKI_OID_MAX 128
+#define PKI_URL_MAX 512
+
+/* One issuing CA and the profile of what it issues; strings copied from the config. */
+struct pki_ca {
+	X509 *cert;
+	EVP_PKEY *key;
+	int validity_days;
+	char policy_oid[PKI_OID_MAX]; /* "" none */
+	char crl_url[PKI_URL_MAX];    /* "" none */
+	char aia_url[PKI_URL_MAX];    /* "" none */
+};
+
+struct cr_pki {
+	struct pki_ca ca[CR_CERT_TYPE_COUNT];
+	X509 *root;
+	struct cr_seal_key vault_key;
+	enum cr_pki_key_alg key_alg;
+	unsigned long long kdf_ops; /* resolved: never 0 */
+	size_t kdf_mem;
+};
+
+/* Logs the first queued OpenSSL error (or "failed") under what, and clears the queue. */
+void pki_ossl_err(const char *what);
+/* Parses a serial of 1..32 hex digits, not zero, into *out (ASN1_INTEGER_free); norm gets the
+   normalised form (cr_pki_serial_normalise). CR_ERR_INVALID otherwise, CR_ERR_NOMEM. */
+enum cr_err pki_serial_parse(const char *hex, ASN1_INTEGER **out, char *norm, size_t normlen);
+/* Argon2id parameters inside the bounds the vault accepts (pki.h: cr_pki_vault_unlock). */
+bool pki_kdf_ok(unsigned long long ops, size_t mem);
+/* Whether t names a certificate type. */
+bool pki_type_ok(enum cr_cert_type t);
+
+#endif
