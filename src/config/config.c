@@ -81,6 +81,24 @@ static const struct key keys[] = {
 	S("identity.evidence_key_file", evidence_key_file),
 	S("identity.evidence_dir", evidence_dir),
 	I("identity.evidence_retention_days", evidence_retention_days, 1, 36500),
+#define PKI_TYPE(t, i) \
+	S("pki." t ".ca_cert", pki_types[i].ca_cert), S("pki." t ".ca_key", pki_types[i].ca_key), \
+	I("pki." t ".validity_days", pki_types[i].validity_days, 1, 3650), S("pki." t ".policy_oid", pki_types[i].policy_oid)
+	PKI_TYPE("qualified", 0),
+	PKI_TYPE("encryption", 1),
+	PKI_TYPE("cloudsign", 2),
+#undef PKI_TYPE
+	S("pki.root_cert", pki_root_cert),
+	S("pki.vault_key_file", pki_vault_key_file),
+	S("pki.key_algorithm", pki_key_algorithm),
+	U("pki.publish_url", pki_publish_url),
+	S("pki.crl_dir", pki_crl_dir),
+	I("pki.crl_hours", pki_crl_hours, 1, 24 * 31),
+	I("activation.window_days", activation_window_days, 1, 365),
+	I("activation.max_wrong_passwords", activation_max_wrong, 1, 20),
+	I("activation.lock_minutes", activation_lock_minutes, 1, 7 * 24 * 60),
+	I("activation.claim_seconds", activation_claim_seconds, 1, 600),
+	I("activation.dsi_recheck_minutes", activation_recheck_minutes, 1, 24 * 60),
 	{"http.trusted_proxies", K_PROXIES, offsetof(struct cr_config, http_trusted_proxies),
 	    sizeof(((struct cr_config *)0)->http_trusted_proxies), 0, 0},
 };
@@ -124,6 +142,20 @@ defaults(struct cr_config *c)
 	c->face_tries_per_holder = 6;
 	c->face_tries_window_days = 30;
 	c->photo_max_bytes = 10 * 1024 * 1024;
+	/* DEV OIDs under 2.999 (ITU-T X.660's arc for examples); production names eSignTrust's. */
+	static const char *const oid[3] = {"2.999.1.1", "2.999.1.2", "2.999.1.3"};
+	static const int days[3] = {1095, 1095, 730};
+	for (int i = 0; i < 3; i++) {
+		c->pki_types[i].validity_days = days[i];
+		snprintf(c->pki_types[i].policy_oid, sizeof(c->pki_types[i].policy_oid), "%s", oid[i]);
+	}
+	snprintf(c->pki_key_algorithm, sizeof(c->pki_key_algorithm), "ec-p256");
+	c->pki_crl_hours = 24;
+	c->activation_window_days = 30;
+	c->activation_max_wrong = 5;
+	c->activation_lock_minutes = 30;
+	c->activation_claim_seconds = 60;
+	c->activation_recheck_minutes = 10;
 	/* The CA keeps registration records for seven years (docs/operators.md, evidence retention). */
 	c->evidence_retention_days = 7 * 365 + 2;
 }
@@ -357,6 +389,27 @@ cr_config_load(struct cr_config *c, const char *path, char *err, size_t errlen)
 	/* DEV only: govsim's own test CA. Production names the GovID CA or step 3 does not start. */
 	if (c->signing_trust_file[0] == '\0' && c->dev)
 		snprintf(c->signing_trust_file, sizeof(c->signing_trust_file), "%.990s/govsim/govid-ca.pem", c->var_dir);
+	{
+		static const char *const type[3] = {"qualified", "encryption", "cloudsign"};
+
+		for (int i = 0; i < 3; i++) {
+			if (c->pki_types[i].ca_cert[0] == '\0')
+				snprintf(c->pki_types[i].ca_cert, sizeof(c->pki_types[i].ca_cert), "%.990s/pki/%s-ca.pem",
+				    c->var_dir, type[i]);
+			if (c->pki_types[i].ca_key[0] == '\0')
+				snprintf(c->pki_types[i].ca_key, sizeof(c->pki_types[i].ca_key), "%.990s/pki/%s-ca.key",
+				    c->var_dir, type[i]);
+		}
+	}
+	if (c->pki_root_cert[0] == '\0')
+		snprintf(c->pki_root_cert, sizeof(c->pki_root_cert), "%.990s/pki/root-ca.pem", c->var_dir);
+	if (c->pki_vault_key_file[0] == '\0')
+		snprintf(c->pki_vault_key_file, sizeof(c->pki_vault_key_file), "%.990s/pki/vault.key", c->var_dir);
+	if (c->pki_crl_dir[0] == '\0')
+		snprintf(c->pki_crl_dir, sizeof(c->pki_crl_dir), "%.990s/pki/publish", c->var_dir);
+	/* The portal serves the CRLs in DEV; production publishes them where its certificates say. */
+	if (c->pki_publish_url[0] == '\0' && c->dev)
+		snprintf(c->pki_publish_url, sizeof(c->pki_publish_url), "%.1000s/pki", c->base_url);
 	if (c->evidence_dir[0] == '\0')
 		snprintf(c->evidence_dir, sizeof(c->evidence_dir), "%.1000s/evidence", c->var_dir);
 	return CR_OK;

@@ -74,6 +74,25 @@ struct cr_config {
 	char evidence_key_file[CR_CFG_STR];  /* identity.evidence_key_file: seals photos and DSI answers */
 	char evidence_dir[CR_CFG_STR];       /* identity.evidence_dir: sealed photos */
 	int evidence_retention_days;         /* identity.evidence_retention_days: then purged by jobs */
+	/* The CA (step 4; docs/internals/issuance.md): one issuing CA per type, indexed by enum cr_cert_type */
+	struct {
+		char ca_cert[CR_CFG_STR];        /* pki.<type>.ca_cert: PEM (default var_dir/pki/<type>-ca.pem) */
+		char ca_key[CR_CFG_STR];         /* pki.<type>.ca_key: PEM, 0600 */
+		int validity_days;               /* pki.<type>.validity_days */
+		char policy_oid[128];            /* pki.<type>.policy_oid: certificatePolicies */
+	} pki_types[3];
+	char pki_root_cert[CR_CFG_STR];      /* pki.root_cert: the root the issuing CAs chain to */
+	char pki_vault_key_file[CR_CFG_STR]; /* pki.vault_key_file: the signing-account vault's server key */
+	char pki_key_algorithm[16];          /* pki.key_algorithm: ec-p256 | rsa-3072 (new account keys) */
+	char pki_publish_url[CR_CFG_STR];    /* pki.publish_url: where CRLs and CA certificates are served
+	                                        (certificates name <url>/<type>.crl and <url>/<type>-ca.crt) */
+	char pki_crl_dir[CR_CFG_STR];        /* pki.crl_dir: where `certrenew crl` writes them */
+	int pki_crl_hours;                   /* pki.crl_hours: a CRL's nextUpdate after thisUpdate */
+	int activation_window_days;          /* activation.window_days: after submission */
+	int activation_max_wrong;            /* activation.max_wrong_passwords before the account locks */
+	int activation_lock_minutes;         /* activation.lock_minutes */
+	int activation_claim_seconds;        /* activation.claim_seconds: one activation's hold on an account */
+	int activation_recheck_minutes;      /* activation.dsi_recheck_minutes: how long a DSI re-read stands */
 	char http_trusted_proxies[CR_CFG_STR]; /* http.trusted_proxies: IPv4 addresses, comma-separated; empty:
 	                                        none. Requests from these peers name the client in X-Forwarded-For */
 };

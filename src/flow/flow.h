@@ -36,6 +36,7 @@
 
 struct cr_doc;
 struct cr_csc;
+struct cr_pki;
 
 /* What the flow needs that lives as long as the process: read-only after start-up (app/ fills it). */
 struct cr_flow_env {
@@ -60,6 +61,17 @@ struct cr_flow_env {
 	struct cr_doc *doc;              /* renders the application document; NULL: step 3 unavailable */
 	const struct cr_csc *csc;        /* GovID's signing service; NULL: step 3 unavailable */
 	const char *signing_trust_file;  /* PEM of the GovID CA(s) that issue signing certificates */
+	/* Step 4, activation and issuance */
+	const struct cr_pki *pki;        /* the CAs and the vault; NULL: step 4 unavailable */
+	int activation_window_days;      /* after submission */
+	int activation_max_wrong;        /* wrong signing passwords before the account locks */
+	int activation_lock_minutes;
+	int activation_claim_seconds;    /* one activation's hold on the account (and a reservation's life) */
+	int activation_recheck_minutes;  /* a DSI re-read stands this long */
+	const char *crl_dir;             /* where CRLs and CA certificates are published */
+	int crl_hours;                   /* a CRL's nextUpdate */
+	const char *crash_at;            /* DEV tests only: the issuance step after which to stop the
+	                                    process (docs/internals/issuance.md); NULL otherwise */
 };
 
 /* One action's context: borrowed for the call. */
@@ -117,6 +129,19 @@ enum cr_flow_why {
 	CR_WHY_SIGN_DOWN,        /* the signing service unreachable or answering garbage: try again later */
 	CR_WHY_SIGN_INVALID,     /* the signature failed validation (the report is kept) */
 	CR_WHY_NOT_SIGNED,       /* submit before the current document has a valid signature */
+	CR_WHY_NOT_ACTIVATABLE,  /* not a cloudsign certificate of this application waiting for activation */
+	CR_WHY_ACTIVATION_CLOSED, /* the activation window after submission has passed: verify again */
+	CR_WHY_ID_CHANGED,       /* DSI's re-read differs or the card is not valid (R9.2): verify again */
+	CR_WHY_PASSWORD_WRONG,   /* n: wrong signing passwords left before the lock */
+	CR_WHY_ACCOUNT_LOCKED,   /* until: see the function */
+	CR_WHY_PASSPHRASE_BAD,   /* n: the enum cr_passphrase_verdict */
+	CR_WHY_BUSY,             /* another activation of the account is running: try again shortly */
+	CR_WHY_ISSUE_DOWN,       /* the CA is not configured or failed: nothing was issued, try later */
+	CR_WHY_NO_ACCOUNT,       /* the certificate names no signing account known here */
+	CR_WHY_REVOKE_WRONG,     /* n: wrong revocation passphrases left before the lock */
+	CR_WHY_REVOKE_LOCKED,
+	CR_WHY_ALREADY_REVOKED,
+	CR_WHY_NOT_REVOCABLE,    /* not a certificate issued here (no passphrase on record) */
 };
 
 struct cr_flow_result {
@@ -263,6 +288,77 @@ void cr_flow_submit(const struct cr_flow_ctx *c, int64_t app_id, struct cr_flow_
 enum cr_err cr_flow_document_get(const struct cr_flow_ctx *c, int64_t app_id, struct cr_buf *pdf);
 /* The passed signature (detached CMS, DER) of the current document, for its holder. */
 enum cr_err cr_flow_signature_get(const struct cr_flow_ctx *c, int64_t app_id, struct cr_buf *cms);
+
+/* ---- the renewal application, step 4 「激活證書」 (flow_activate.c; SPEC R9;
+   docs/internals/issuance.md) ---- */
+#define CR_ACTIVATION_MAX 16
+#define CR_PASSWORD_MAX 256         /* bytes of a signing password or passphrase the form takes */
+
+/* One certificate of the application on the step 4 page. */
+struct cr_flow_activation_cert {
+	struct cr_cert_view cert;       /* the certificate being renewed */
+	char renewal_state[32];         /* pending_activation, renewed, pending_offline, pending_verification */
+	bool activatable;               /* 「激活」 is offered */
+	bool renewed;                   /* a new certificate was issued: new_cert says which */
+	struct cr_cert_view new_cert;
+};
+struct cr_flow_activation {
+	struct cr_flow_activation_cert certs[CR_ACTIVATION_MAX];
+	size_t n;
+	time_t open_until;              /* submission + activation window */
+};
+/* The application's certificates as step 4 shows them (application submitted, else WRONG_STEP). */
+void cr_flow_activation_view(const struct cr_flow_ctx *c, int64_t app_id, struct cr_flow_activation *out,
+    struct cr_flow_result *res);
+
+/* The activation form of one certificate. */
+struct cr_flow_activate_form {
+	struct cr_cert_view cert;
+	char account[CR_TEXT];          /* 雲簽用户名稱 */
+	time_t locked_until;            /* when ACCOUNT_LOCKED: until when */
+	int tries_left;                 /* wrong passwords left before the lock */
+};
+/* 「激活」: the certificate must be the holder's, of this submitted application, cloudsign and waiting
+   for activation (NOT_ACTIVATABLE), inside the window (ACTIVATION_CLOSED: back to verification),
+   not revoked or expired (CERT_INVALID). Then DSI is read again (R9.2) unless a read of this
+   application matched within activation_recheck_minutes; the answer is kept as evidence. A changed
+   or invalid card: REFUSED ID_CHANGED, the 《需重新認證進行身份鑑別》 mail queued and the application's
+   certificates waiting for activation back to 「待身份鑑別之證書」, in one transaction. */
+void cr_flow_activate_open(const struct cr_flow_ctx *c, int64_t app_id, int64_t cert_id,
+    struct cr_flow_activate_form *out, struct cr_flow_result *res);
+
+/* What 「激活證書」 produced. */
+struct cr_flow_activated {
+	int64_t new_cert_id;
+	char serial_hex[80];
+	time_t not_before, not_after;
+	time_t locked_until;            /* when ACCOUNT_LOCKED */
+};
+/* 「激活證書」: everything cr_flow_activate_open checks, the passphrase rule (PASSPHRASE_BAD, nothing
+   changed), the account not locked (ACCOUNT_LOCKED) nor held by another activation (BUSY); the
+   password must open the certificate's key in the vault (PASSWORD_WRONG counted, the max-th locks).
+   Then a new key is sealed under the same password, the issuance reserved (serial, key, passphrase
+   hash), the certificate signed and stored, the old one superseded, the renewal renewed, the
+   activation mail queued: exactly one new certificate per renewed one, whatever the races or
+   crashes. DONE also when it was activated already (out names the certificate). */
+void cr_flow_activate(const struct cr_flow_ctx *c, int64_t app_id, int64_t cert_id, const char *password,
+    const char *passphrase, const char *again, struct cr_flow_activated *out, struct cr_flow_result *res);
+
+/* The holder's certificates issued here (at most max), for the revocation page. */
+enum cr_err cr_flow_issued_certs(const struct cr_flow_ctx *c, struct cr_cert_view *out, size_t max, size_t *n);
+/* A certificate of the holder as DER (appended to der). */
+enum cr_err cr_flow_certificate_get(const struct cr_flow_ctx *c, int64_t cert_id, struct cr_buf *der);
+/* Revokes a certificate issued here with its 證書撤銷短語 (reason unspecified, or keyCompromise when
+   key_compromise): REVOKE_WRONG counted, the max-th locks (REVOKE_LOCKED). The next CRL lists it. */
+void cr_flow_revoke(const struct cr_flow_ctx *c, int64_t cert_id, const char *passphrase, bool key_compromise,
+    struct cr_flow_result *res);
+
+/* Publishes, for every type, a CRL signed by its CA and the CA's certificate into env->crl_dir
+   (<type>.crl, <type>-ca.crt; written to a temporary file and renamed). Audited. *entries counts
+   the revoked certificates listed. */
+enum cr_err cr_flow_crl_publish(const struct cr_flow_ctx *c, long *entries);
+/* Destroys the vault keys of certificates superseded (or revoked) and expired. Audited per key. */
+enum cr_err cr_flow_vault_purge(const struct cr_flow_ctx *c, long *destroyed);
 
 /* ---- department confirmation (flow_dept.c; SPEC R2) ---- */
 #define CR_FLOW_DEPT_MAX_ROWS 2000

@@ -477,4 +477,104 @@ enum cr_err cr_db_signature_passed(struct cr_db *db, int64_t document_id, struct
    to the state its type reaches (cr_renewal_after_submit). CR_ERR_CONFLICT when it is not at confirm. */
 enum cr_err cr_db_app_submit(struct cr_db *db, int64_t app_id, time_t now);
 
+
+/* ---- step 4: signing accounts, the vault's rows, issuances, revocation, CRLs (store_activate.c) ---- */
+#define CR_DB_KDF_SALT_LEN 16
+#define CR_DB_VAULT_MAX 4096      /* a sealed key's or a public key's bytes, at most */
+
+/* A cloudsign signing account (雲簽用户名稱): the vault's key derivation parameters and its locks. */
+struct cr_signing_account {
+	int64_t id, holder_id;
+	char name[CR_TEXT];
+	unsigned char kdf_salt[CR_DB_KDF_SALT_LEN];
+	int64_t kdf_ops, kdf_mem;
+	int wrong_tries;
+	time_t locked_until, busy_until;
+};
+enum cr_err cr_db_account_create(struct cr_db *db, const struct cr_signing_account *a, time_t now, int64_t *id);
+/* The account named name, only if it is holder_id's; CR_ERR_NOTFOUND otherwise. */
+enum cr_err cr_db_account_get(struct cr_db *db, const char *name, int64_t holder_id, struct cr_signing_account *out);
+/* Holds the account for one activation until `until`: CR_ERR_CONFLICT while another holds it. */
+enum cr_err cr_db_account_claim(struct cr_db *db, int64_t id, time_t now, time_t until);
+enum cr_err cr_db_account_release(struct cr_db *db, int64_t id);
+/* A wrong password: counts it; the max-th in a row locks the account until lock_until (and starts
+   the count again). *tries gets the count after this one, 0 when it locked. */
+enum cr_err cr_db_account_wrong(struct cr_db *db, int64_t id, int max, time_t lock_until, int *tries);
+/* A right password: the count of wrong ones starts again. */
+enum cr_err cr_db_account_right(struct cr_db *db, int64_t id);
+
+/* A sealed signing key of an account, as the vault made it. */
+struct cr_vault_row {
+	int64_t id, account_id, cert_id;  /* cert_id 0 while the key has no certificate */
+	unsigned char public_der[CR_DB_VAULT_MAX]; size_t public_len;
+	unsigned char sealed[CR_DB_VAULT_MAX]; size_t sealed_len; /* 0 once destroyed */
+	time_t created_at, destroyed_at;
+};
+enum cr_err cr_db_vault_key_add(struct cr_db *db, const struct cr_vault_row *k, time_t now, int64_t *id);
+/* The live key of account_id bound to certificate cert_id; CR_ERR_NOTFOUND when none. */
+enum cr_err cr_db_vault_key_of_cert(struct cr_db *db, int64_t account_id, int64_t cert_id, struct cr_vault_row *out);
+enum cr_err cr_db_vault_key_bind(struct cr_db *db, int64_t key_id, int64_t cert_id);
+/* Destroys one key (the sealed blob is overwritten with NULL, destroyed_at set). */
+enum cr_err cr_db_vault_key_destroy(struct cr_db *db, int64_t key_id, time_t now);
+/* Up to max ids of live keys whose certificate expired before now or was superseded and expired:
+   what `certrenew jobs` destroys. */
+enum cr_err cr_db_vault_keys_expired(struct cr_db *db, time_t now, int64_t *ids, size_t max, size_t *n);
+
+/* An issuance: reserved (serial and key on record) before the CA signs, issued when the
+   certificate is stored, abandoned when the process stopped in between (docs/internals/issuance.md). */
+struct cr_issuance {
+	int64_t id, renewed_cert_id, application_id, holder_id, account_id, vault_key_id, new_cert_id;
+	char serial_hex[80];
+	char state[16];                   /* reserved | issued | abandoned */
+	char revocation_hash[128];        /* Argon2id string of the 證書撤銷短語 */
+	time_t reserved_at, issued_at;
+};
+/* The issuance of renewed_cert_id that is not abandoned; CR_ERR_NOTFOUND when none. */
+enum cr_err cr_db_issuance_of(struct cr_db *db, int64_t renewed_cert_id, struct cr_issuance *out);
+/* Reserves: CR_ERR_CONFLICT when the renewed certificate has one already or the serial is taken
+   (here or by any certificate). */
+enum cr_err cr_db_issuance_reserve(struct cr_db *db, const struct cr_issuance *i, int64_t *id);
+enum cr_err cr_db_issuance_abandon(struct cr_db *db, int64_t id, time_t now);
+/* reserved -> issued with the new certificate; CR_ERR_CONFLICT when it is not reserved any more. */
+enum cr_err cr_db_issuance_done(struct cr_db *db, int64_t id, int64_t new_cert_id, time_t now);
+/* A certificate issued here: its revocation passphrase hash and the mark that our CA issued it. */
+enum cr_err cr_db_cert_issued_here(struct cr_db *db, int64_t cert_id, const char *revocation_hash);
+/* old_id superseded by new_id (status superseded; it stays valid until it expires). */
+enum cr_err cr_db_cert_supersede(struct cr_db *db, int64_t old_id, int64_t new_id);
+/* A certificate's renewal state from `from` to `to` (application_id cleared when to is
+   pending_verification). CR_ERR_CONFLICT when it is not in `from`. */
+enum cr_err cr_db_renewal_move(struct cr_db *db, int64_t cert_id, const char *from, const char *to, time_t now);
+/* The renewal state of cert_id ("" when none); CR_ERR_NOTFOUND when the certificate has no renewal. */
+enum cr_err cr_db_renewal_state(struct cr_db *db, int64_t cert_id, char *out, size_t outlen);
+/* The holder's certificate by id (CR_ERR_NOTFOUND for another holder's); der appended when not NULL. */
+enum cr_err cr_db_cert_of_holder(struct cr_db *db, int64_t cert_id, int64_t holder_id, struct cr_cert_view *out,
+    struct cr_buf *der);
+
+/* Revocation of a certificate issued here, by its holder's passphrase. */
+struct cr_revocation_state {
+	char hash[128];                   /* "" when the certificate has no passphrase (not issued here) */
+	int wrong;
+	time_t locked_until, revoked_at;
+};
+enum cr_err cr_db_revocation_state(struct cr_db *db, int64_t cert_id, struct cr_revocation_state *out);
+/* Counts a wrong passphrase; the max-th locks until lock_until. *tries as cr_db_account_wrong. */
+enum cr_err cr_db_revocation_wrong(struct cr_db *db, int64_t cert_id, int max, time_t lock_until, int *tries);
+/* Marks it revoked (status revoked, time, RFC 5280 reason). CR_ERR_CONFLICT when revoked already. */
+enum cr_err cr_db_cert_revoke(struct cr_db *db, int64_t cert_id, int reason, time_t now);
+/* The holder's certificates issued here, newest first (at most max). */
+enum cr_err cr_db_holder_issued_certs(struct cr_db *db, int64_t holder_id, struct cr_cert_view *out, size_t max,
+    size_t *n);
+
+/* One revoked certificate for a CRL. */
+struct cr_revoked_row {
+	char serial_hex[80];
+	time_t revoked_at;
+	int reason;
+};
+/* The revoked, not yet expired certificates of a type (at most max; CR_ERR_TOOBIG past it). */
+enum cr_err cr_db_revoked_of_type(struct cr_db *db, const char *type, time_t now, struct cr_revoked_row *out,
+    size_t max, size_t *n);
+/* The next crlNumber of a type's CA (1, 2, ...), recorded with the time. In a transaction. */
+enum cr_err cr_db_crl_number_next(struct cr_db *db, const char *type, time_t now, int64_t *out);
+
 #endif
