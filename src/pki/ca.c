@@ -581,7 +581,7 @@ cr_pki_issue(const struct cr_pki *p, const struct cr_pki_request *r, struct cr_p
 	if (p == NULL || r == NULL || !pki_type_ok(r->type))
 		return CR_ERR_INVALID;
 	b = (struct build){r->type, &r->subject, NULL, r->serial_hex, r->not_before,
-	    r->not_before + (time_t)p->ca[r->type].validity_days * 86400};
+	    r->not_after != 0 ? r->not_after : r->not_before + (time_t)p->ca[r->type].validity_days * 86400};
 	if ((b.pub = request_key(r->public_key_der, r->public_key_len)) == NULL)
 		return CR_ERR_INVALID;
 	err = build_cert(p, &b, out);

@@ -80,7 +80,9 @@ struct cr_pki_request {
 	struct cr_pki_subject subject;
 	const unsigned char *public_key_der; size_t public_key_len; /* SubjectPublicKeyInfo (DER) */
 	const char *serial_hex;   /* from cr_pki_serial_new */
-	time_t not_before;        /* not_after = not_before + the type's validity_days */
+	time_t not_before;
+	time_t not_after;         /* 0: not_before + the type's validity_days; else this (the DEV demo
+	                             inventory's dates), after not_before */
 };
 
 /* Issues the certificate r describes under its type's CA: version 3, the serial, subject
