@@ -148,7 +148,7 @@ spki(EVP_PKEY *k, size_t *len)
 static struct cr_pki_request
 request(enum cr_cert_type t, const unsigned char *der, size_t len, const char *serial)
 {
-	return (struct cr_pki_request){t, {CN_ZH, EMAIL, ORG_ZH, UNIT_ZH, TITLE_ZH}, der, len, serial, F.now - 60};
+	return (struct cr_pki_request){t, {CN_ZH, EMAIL, ORG_ZH, UNIT_ZH, TITLE_ZH}, der, len, serial, F.now - 60, 0};
 }
 
 /* Issues a certificate of type t for key (a fresh P-256 when NULL); *serial gets its serial. */
