@@ -160,6 +160,19 @@ cr_flow_why_name(enum cr_flow_why why)
 		[CR_WHY_SIGN_DOWN] = "sign_down",
 		[CR_WHY_SIGN_INVALID] = "sign_invalid",
 		[CR_WHY_NOT_SIGNED] = "not_signed",
+		[CR_WHY_NOT_ACTIVATABLE] = "not_activatable",
+		[CR_WHY_ACTIVATION_CLOSED] = "activation_closed",
+		[CR_WHY_ID_CHANGED] = "id_changed",
+		[CR_WHY_PASSWORD_WRONG] = "password_wrong",
+		[CR_WHY_ACCOUNT_LOCKED] = "account_locked",
+		[CR_WHY_PASSPHRASE_BAD] = "passphrase_bad",
+		[CR_WHY_BUSY] = "busy",
+		[CR_WHY_ISSUE_DOWN] = "issue_down",
+		[CR_WHY_NO_ACCOUNT] = "no_account",
+		[CR_WHY_REVOKE_WRONG] = "revoke_wrong",
+		[CR_WHY_REVOKE_LOCKED] = "revoke_locked",
+		[CR_WHY_ALREADY_REVOKED] = "already_revoked",
+		[CR_WHY_NOT_REVOCABLE] = "not_revocable",
 	};
 
 	if ((size_t)why < sizeof(names) / sizeof(names[0]) && names[why] != NULL)

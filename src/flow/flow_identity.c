@@ -54,17 +54,16 @@ certs_still_valid(const struct cr_flow_ctx *c, int64_t app_id, bool *ok)
 	return err;
 }
 
-static void
-registration_of(const struct cr_person *p, struct cr_id_registration *r)
+void
+flow_registration_of(const struct cr_person *p, struct cr_id_registration *r)
 {
 	snprintf(r->name, sizeof(r->name), "%s", p->name);
 	snprintf(r->name_zh, sizeof(r->name_zh), "%s", p->name_zh);
 	snprintf(r->id_number, sizeof(r->id_number), "%s", p->id_number);
 }
 
-/* The evidence row of a lookup; sealed (owned by the caller) gets the sealed answer. */
-static enum cr_err
-id_evidence(const struct cr_flow_ctx *c, const struct cr_application *app, const struct cr_dsi_resident *dsi,
+enum cr_err
+flow_id_evidence(const struct cr_flow_ctx *c, const struct cr_application *app, const struct cr_dsi_resident *dsi,
     const struct cr_buf *raw, const struct cr_id_match *m, const char *outcome, struct cr_id_check *row,
     unsigned char **sealed)
 {
@@ -111,7 +110,7 @@ record_id_check(const struct cr_flow_ctx *c, struct cr_application *app, const s
 	int64_t id = 0;
 	enum cr_err err;
 
-	if ((err = id_evidence(c, app, dsi, raw, m, match ? "match" : found ? "mismatch" : "not_found", &row, &sealed)) !=
+	if ((err = flow_id_evidence(c, app, dsi, raw, m, match ? "match" : found ? "mismatch" : "not_found", &row, &sealed)) !=
 	    CR_OK)
 		return err;
 	snprintf(detail, sizeof(detail), "DSI %s: name %s, Chinese name %s, ID number %s, card %s",
@@ -177,7 +176,7 @@ flow_identity_check(const struct cr_flow_ctx *c, struct cr_flow_result *res)
 		return;
 	}
 	if (found) {
-		registration_of(c->actor, &reg);
+		flow_registration_of(c->actor, &reg);
 		cr_macau_date(c->now, today);
 		cr_identity_compare(&reg, &dsi.card, today, &m);
 	} else

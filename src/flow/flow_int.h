@@ -2,6 +2,7 @@
 #ifndef CR_FLOW_INT_H
 #define CR_FLOW_INT_H
 
+#include "core/identity.h"
 #include "flow/flow.h"
 
 /* Sets the outcome, reason and its number; leaves res->app alone. */
@@ -22,6 +23,13 @@ bool flow_load_at(const struct cr_flow_ctx *c, int64_t app_id, enum cr_app_state
 void flow_lost_or_failed(const struct cr_flow_ctx *c, enum cr_err err, struct cr_flow_result *res);
 /* The DSI check of 「下一步」 (flow_identity.c), with the application at the email step in res->app. */
 void flow_identity_check(const struct cr_flow_ctx *c, struct cr_flow_result *res);
+/* The registration data DSI's card is compared with (flow_identity.c). */
+void flow_registration_of(const struct cr_person *p, struct cr_id_registration *r);
+/* The evidence row of a DSI lookup (outcome match, mismatch or not_found); *sealed (owned by the
+   caller, row->answer_sealed points to it) gets the answer sealed under the evidence key. */
+enum cr_err flow_id_evidence(const struct cr_flow_ctx *c, const struct cr_application *app,
+    const struct cr_dsi_resident *dsi, const struct cr_buf *raw, const struct cr_id_match *m, const char *outcome,
+    struct cr_id_check *row, unsigned char **sealed);
 /* An audit row in a transaction of its own, for what changed nothing (a remote service failing, a
    refused answer); a failure to write it is logged. */
 void flow_audit_alone(const struct cr_flow_ctx *c, const char *action, int64_t app_id, const char *detail);

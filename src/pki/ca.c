@@ -646,6 +646,24 @@ cr_pki_chain_pem(const struct cr_pki *p, enum cr_cert_type t, struct cr_buf *out
 	return append_pem(p->root, out);
 }
 
+enum cr_err
+cr_pki_ca_cert_der(const struct cr_pki *p, enum cr_cert_type t, struct cr_buf *out)
+{
+	unsigned char *der = NULL;
+	int n;
+	enum cr_err err;
+
+	if (p == NULL || !pki_type_ok(t))
+		return CR_ERR_INVALID;
+	if ((n = i2d_X509(p->ca[t].cert, &der)) <= 0) {
+		pki_ossl_err("CA certificate encoding");
+		return CR_ERR_NOMEM;
+	}
+	err = cr_buf_add(out, der, (size_t)n);
+	OPENSSL_free(der);
+	return err;
+}
+
 /* ---- DEV CAs ---- */
 
 static enum cr_err

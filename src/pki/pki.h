@@ -100,6 +100,8 @@ enum cr_err cr_pki_issue_demo(const struct cr_pki *p, const struct cr_pki_subjec
 void cr_pki_issued_free(struct cr_pki_issued *c);
 /* Appends the type's issuing CA certificate, then the root, as PEM (what `openssl verify` needs). */
 enum cr_err cr_pki_chain_pem(const struct cr_pki *p, enum cr_cert_type t, struct cr_buf *out);
+/* Appends the type's issuing CA certificate as DER (what AIA caIssuers serves). */
+enum cr_err cr_pki_ca_cert_der(const struct cr_pki *p, enum cr_cert_type t, struct cr_buf *out);
 
 /* ---- CRLs (crl.c) ---- */
 struct cr_pki_revoked {

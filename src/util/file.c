@@ -109,6 +109,50 @@ cr_file_read_secret(const char *path, char *out, size_t outlen)
 	return err;
 }
 
+/* Writes all of p to fd and fsyncs it; errno-style code, 0 when it worked. */
+static int
+write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+	size_t done = 0;
+	ssize_t w;
+
+	while (done < n) {
+		if ((w = write(fd, c + done, n - done)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return errno;
+		}
+		done += (size_t)w;
+	}
+	return fsync(fd) == -1 ? errno : 0;
+}
+
+enum cr_err
+cr_file_replace(const char *path, const void *p, size_t n)
+{
+	char tmp[4096];
+	int fd, saved;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return CR_ERR_IO;
+	}
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644)) == -1)
+		return CR_ERR_IO;
+	saved = write_all(fd, p, n);
+	if (close(fd) == -1 && saved == 0)
+		saved = errno;
+	if (saved == 0 && rename(tmp, path) == -1)
+		saved = errno;
+	if (saved != 0) {
+		unlink(tmp);
+		errno = saved;
+		return CR_ERR_IO;
+	}
+	return CR_OK;
+}
+
 enum cr_err
 cr_file_write_secret(const char *path, const void *p, size_t n)
 {
