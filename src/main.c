@@ -29,6 +29,7 @@ static const char usage[] =
     "  import-positions FILE\n"
     "                 add the positions (職務/職級/職位) holders choose from at step 3\n"
     "  mail list|retry   the outbox: list (--failed) and re-queue failed messages\n"
+    "  crl            publish the CRLs and CA certificates into pki.crl_dir\n"
     "  migrate-sqlite-to-postgres SQLITE_URL POSTGRES_URL\n"
     "                 copy a SQLite installation into an empty PostgreSQL database\n"
     "\n"
@@ -88,6 +89,8 @@ main(int argc, char **argv)
 		return cr_cmd_import_positions(&cfg, argc - i, argv + i);
 	if (strcmp(cmd, "mail") == 0)
 		return cr_cmd_mail(&cfg, argc - i, argv + i);
+	if (strcmp(cmd, "crl") == 0)
+		return cr_cmd_crl(&cfg, argc - i, argv + i);
 	if (strcmp(cmd, "migrate-sqlite-to-postgres") == 0)
 		return cr_cmd_migrate_sqlite_to_postgres(&cfg, argc - i, argv + i);
 	fprintf(stderr, "certrenew: unknown command '%s'\n\n%s", cmd, usage);

@@ -129,6 +129,8 @@ cr_cmd_init(const struct cr_config *cfg, int argc, char **argv)
 		if (cr_pki_dev_init(path) != CR_OK)
 			return 1;
 	}
+	if (ensure_dir(cfg->pki_crl_dir, 0755) != CR_OK)
+		return 1;
 	{
 		char shown[CR_CFG_STR];
 
@@ -170,6 +172,58 @@ load_org(struct cr_db *db, json_t *orgs, const char *code, int64_t *id, const ch
 	return CR_ERR_INVALID;
 }
 
+/* The DEV signing password of demo accounts that name none (the README lists it; DEV contract). */
+#define DEMO_SIGNING_PASSWORD "Demo-Sign-2026"
+
+/* A demo cloudsign account in the vault with its first key, and the certificate of that key:
+   what activation later proves control of. *key gets the vault row to bind to the certificate. */
+static enum cr_err
+demo_account_cert(struct cr_db *db, const struct cr_pki *ca, const struct cr_pki_subject *subj, int64_t holder,
+    const char *account, const char *password, time_t nb, time_t na, struct cr_pki_issued *is, int64_t *key)
+{
+	struct cr_signing_account a = {.holder_id = holder};
+	struct cr_vault_kdf kdf;
+	struct cr_vault_sealed *sealed = calloc(1, sizeof(*sealed));
+	struct cr_vault_row *row = calloc(1, sizeof(*row));
+	char serial[CR_PKI_SERIAL_HEX];
+	enum cr_err err;
+
+	if (sealed == NULL || row == NULL) {
+		free(sealed);
+		free(row);
+		return CR_ERR_NOMEM;
+	}
+	err = cr_pki_vault_create(ca, account, password[0] != '\0' ? password : DEMO_SIGNING_PASSWORD, &kdf, sealed);
+	if (err == CR_OK) {
+		copy(a.name, sizeof(a.name), account);
+		memcpy(a.kdf_salt, kdf.salt, sizeof(a.kdf_salt));
+		a.kdf_ops = (int64_t)kdf.ops;
+		a.kdf_mem = (int64_t)kdf.mem;
+		err = cr_db_account_create(db, &a, nb, &row->account_id);
+	}
+	if (err == CR_OK) {
+		memcpy(row->sealed, sealed->sealed, sealed->sealed_len);
+		row->sealed_len = sealed->sealed_len;
+		memcpy(row->public_der, sealed->public_der, sealed->public_len);
+		row->public_len = sealed->public_len;
+		err = cr_db_vault_key_add(db, row, nb, key);
+	}
+	if (err == CR_OK) {
+		struct cr_pki_request r = {.type = CR_CERT_CLOUDSIGN, .subject = *subj, .public_key_der = sealed->public_der,
+		    .public_key_len = sealed->public_len, .serial_hex = serial, .not_before = nb, .not_after = na};
+
+		cr_pki_serial_new(serial);
+		err = cr_pki_issue(ca, &r, is);
+	}
+	sodium_memzero(sealed, sizeof(*sealed));
+	sodium_memzero(row, sizeof(*row));
+	free(sealed);
+	free(row);
+	if (err != CR_OK)
+		fprintf(stderr, "certrenew: demo data: signing account %s: %s\n", account, cr_err_str(err));
+	return err;
+}
+
 static enum cr_err
 load_certs(struct cr_db *db, const struct cr_pki *ca, json_t *certs, const struct cr_person *p,
     const char *org_name, time_t now, long *count)
@@ -185,13 +239,18 @@ load_certs(struct cr_db *db, const struct cr_pki *ca, json_t *certs, const struc
 		struct cr_pki_subject subj = {p->name, p->email, org_name, p->department, p->position};
 		json_int_t days = json_integer_value(json_object_get(c, "days_to_expiry"));
 		time_t na = now + (time_t)days * 86400;
-		int64_t id;
+		int64_t id, key = 0;
 
 		if (!cr_cert_type_parse(jstr(c, "type"), &row.type)) {
 			fprintf(stderr, "certrenew: demo data: unknown certificate type '%s'\n", jstr(c, "type"));
 			return CR_ERR_INVALID;
 		}
-		if ((err = cr_pki_issue_demo(ca, &subj, row.type, na - 3L * 365 * 86400, na, &is)) != CR_OK)
+		if (row.type == CR_CERT_CLOUDSIGN && jstr(c, "signing_account")[0] != '\0')
+			err = demo_account_cert(db, ca, &subj, p->id, jstr(c, "signing_account"), jstr(c, "signing_password"),
+			    na - 3L * 365 * 86400, na, &is, &key);
+		else
+			err = cr_pki_issue_demo(ca, &subj, row.type, na - 3L * 365 * 86400, na, &is);
+		if (err != CR_OK)
 			return err;
 		copy(row.serial_hex, sizeof(row.serial_hex), is.serial_hex);
 		copy(row.status, sizeof(row.status), "issued");
@@ -209,6 +268,8 @@ load_certs(struct cr_db *db, const struct cr_pki *ca, json_t *certs, const struc
 		row.der_len = is.der_len;
 		err = cr_db_cert_insert(db, &row, &id);
 		cr_pki_issued_free(&is);
+		if (err == CR_OK && key != 0)
+			err = cr_db_vault_key_bind(db, key, id);
 		if (err == CR_OK)
 			err = cr_db_confirmation_set(db, id, "confirmed", "demo-data", now);
 		if (err != CR_OK)
@@ -278,42 +339,13 @@ load_positions(struct cr_db *db, json_t *list, time_t now)
 	return CR_OK;
 }
 
-/* File names of the DEV CAs (cr_pki_dev_init) that a struct cr_pki_config points into. */
-struct dev_pki_paths {
-	char cert[CR_CERT_TYPE_COUNT][CR_CFG_STR + 32], key[CR_CERT_TYPE_COUNT][CR_CFG_STR + 32];
-	char root[CR_CFG_STR + 32], vault[CR_CFG_STR + 32];
-};
-
-/* The DEV profiles, until the configuration names them (src/config). */
-static void
-dev_pki_config(const char *dir, struct dev_pki_paths *paths, struct cr_pki_config *cfg)
-{
-	static const char *const stem[CR_CERT_TYPE_COUNT] = {"qualified-ca", "encryption-ca", "cloudsign-ca"};
-	static const char *const oid[CR_CERT_TYPE_COUNT] = {"2.999.1.1", "2.999.1.2", "2.999.1.3"};
-	static const int days[CR_CERT_TYPE_COUNT] = {1095, 1095, 730};
-
-	memset(cfg, 0, sizeof(*cfg));
-	for (int t = 0; t < CR_CERT_TYPE_COUNT; t++) {
-		snprintf(paths->cert[t], sizeof(paths->cert[t]), "%s/%s.pem", dir, stem[t]);
-		snprintf(paths->key[t], sizeof(paths->key[t]), "%s/%s.key", dir, stem[t]);
-		cfg->types[t] = (struct cr_pki_profile){paths->cert[t], paths->key[t], days[t], oid[t], "", ""};
-	}
-	snprintf(paths->root, sizeof(paths->root), "%s/root-ca.pem", dir);
-	snprintf(paths->vault, sizeof(paths->vault), "%s/vault.key", dir);
-	cfg->root_cert_file = paths->root;
-	cfg->vault_key_file = paths->vault;
-	cfg->key_alg = CR_PKI_KEY_EC_P256;
-}
-
 int
 cr_cmd_demo_data(const struct cr_config *cfg, int argc, char **argv)
 {
 	const char *file = cfg->people_file;
-	char pki_dir[CR_CFG_STR + 8], detail[96];
+	char detail[96];
 	struct cr_store *st = NULL;
 	struct cr_pki *ca = NULL;
-	struct cr_pki_config pki_cfg;
-	struct dev_pki_paths pki_paths;
 	struct cr_db *db = NULL;
 	json_t *doc = NULL, *people, *pj;
 	json_error_t jerr;
@@ -339,9 +371,7 @@ cr_cmd_demo_data(const struct cr_config *cfg, int argc, char **argv)
 		fprintf(stderr, "certrenew: %s:%d: %s\n", file, jerr.line, jerr.text);
 		return 1;
 	}
-	snprintf(pki_dir, sizeof(pki_dir), "%s/pki", cfg->var_dir);
-	dev_pki_config(pki_dir, &pki_paths, &pki_cfg);
-	if (open_migrated(cfg, &st) != CR_OK || cr_pki_open(&pki_cfg, &ca) != CR_OK)
+	if (open_migrated(cfg, &st) != CR_OK || cr_app_pki_open(cfg, &ca) != CR_OK)
 		goto out;
 	db = cr_store_get(st);
 	if (cr_db_begin(db) != CR_OK)

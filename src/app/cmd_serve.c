@@ -20,6 +20,7 @@
 #include "app/commands.h"
 #include "flow/flow.h"
 #include "jobs/jobs.h"
+#include "pki/pki.h"
 #include "util/crypto.h"
 #include "util/lang.h"
 #include "util/log.h"
@@ -127,7 +128,7 @@ cr_cmd_serve(const struct cr_config *cfg, int argc, char **argv, const sigset_t 
 	if (cr_seal_key_load(cfg->outbox_key_file, &app.outbox_key) != CR_OK ||
 	    cr_seal_key_load(cfg->codes_key_file, &app.codes_key) != CR_OK ||
 	    cr_seal_key_load(cfg->evidence_key_file, &app.evidence_key) != CR_OK || open_dsi(cfg, &app.dsi) != CR_OK ||
-	    open_signing(cfg, &app.csc) != CR_OK || cr_doc_new(&app.doc) != CR_OK)
+	    open_signing(cfg, &app.csc) != CR_OK || cr_doc_new(&app.doc) != CR_OK || cr_app_pki_open(cfg, &app.pki) != CR_OK)
 		goto out;
 	app.mailer = (struct cr_mailer){cfg, app.tmpl, &app.outbox_key};
 	app.flow = (struct cr_flow_env){
@@ -152,6 +153,16 @@ cr_cmd_serve(const struct cr_config *cfg, int argc, char **argv, const sigset_t 
 		.doc = app.doc,
 		.csc = app.csc,
 		.signing_trust_file = cfg->signing_trust_file,
+		.pki = app.pki,
+		.activation_window_days = cfg->activation_window_days,
+		.activation_max_wrong = cfg->activation_max_wrong,
+		.activation_lock_minutes = cfg->activation_lock_minutes,
+		.activation_claim_seconds = cfg->activation_claim_seconds,
+		.activation_recheck_minutes = cfg->activation_recheck_minutes,
+		.crl_dir = cfg->pki_crl_dir,
+		.crl_hours = cfg->pki_crl_hours,
+		/* Crash-safety tests stop the portal mid-issuance on purpose; never in production. */
+		.crash_at = cfg->dev ? getenv("CERTRENEW_TEST_CRASH_AT") : NULL,
 	};
 	app.flow.photo.max_bytes = (size_t)cfg->photo_max_bytes;
 	{
@@ -182,6 +193,7 @@ out:
 	cr_dsi_free(app.dsi);
 	cr_csc_free(app.csc);
 	cr_doc_free(app.doc);
+	cr_pki_close(app.pki);
 	json_decref(app.locales);
 	cr_static_free(app.statics);
 	cr_tmpl_set_free(app.tmpl);
@@ -220,7 +232,28 @@ purge_pass(const struct cr_config *cfg, struct cr_store *st, time_t now)
 	return err;
 }
 
-enum job_set { DO_NOTICES = 1, DO_DELIVER = 2, DO_PURGE = 4, DO_ALL = 7 };
+/* The CA's housekeeping: CRLs published afresh, keys of expired superseded certificates destroyed. */
+static enum cr_err
+pki_pass(const struct cr_jobs *j, time_t now)
+{
+	const struct cr_config *cfg = j->cfg;
+	struct cr_flow_env env = {.pki = j->pki, .crl_dir = cfg->pki_crl_dir, .crl_hours = cfg->pki_crl_hours};
+	struct cr_db *db = cr_store_get(j->store);
+	struct cr_flow_ctx c = {&env, db, now, NULL, NULL};
+	long entries = 0, destroyed = 0;
+	enum cr_err err = cr_flow_vault_purge(&c, &destroyed);
+
+	if (err == CR_OK)
+		err = cr_flow_crl_publish(&c, &entries);
+	cr_store_put(j->store, db);
+	if (destroyed > 0 || err != CR_OK)
+		cr_info("jobs", "pki: %ld vault keys destroyed, CRLs with %ld entries (%s)", destroyed, entries,
+		    cr_err_str(err));
+	return err;
+}
+
+
+enum job_set { DO_NOTICES = 1, DO_DELIVER = 2, DO_PURGE = 4, DO_PKI = 8, DO_ALL = 15 };
 
 static enum cr_err
 jobs_pass(struct cr_jobs *j, int what)
@@ -253,6 +286,8 @@ jobs_pass(struct cr_jobs *j, int what)
 	}
 	if ((what & DO_PURGE) && (e = purge_pass(j->cfg, j->store, now)) != CR_OK)
 		err = e;
+	if ((what & DO_PKI) && (e = pki_pass(j, now)) != CR_OK)
+		err = e;
 	return err;
 }
 
@@ -276,7 +311,7 @@ jobs_setup(const struct cr_config *cfg, struct cr_jobs *j)
 		cr_error("jobs", "locale %s: %s", path, jerr.text);
 		return CR_ERR_CONFIG;
 	}
-	if (cr_seal_key_load(cfg->outbox_key_file, &j->key) != CR_OK)
+	if (cr_seal_key_load(cfg->outbox_key_file, &j->key) != CR_OK || cr_app_pki_open(cfg, &j->pki) != CR_OK)
 		return CR_ERR_CONFIG;
 	if (cfg->smtp_password_file[0] != '\0' &&
 	    cr_read_secret_file(cfg->smtp_password_file, j->smtp_password, sizeof(j->smtp_password)) != CR_OK)
@@ -294,6 +329,7 @@ static void
 jobs_teardown(struct cr_jobs *j)
 {
 	cr_smtp_free(j->smtp);
+	cr_pki_close(j->pki);
 	json_decref(j->texts);
 	cr_tmpl_set_free(j->tmpl);
 	sodium_memzero(&j->key, sizeof(j->key));
@@ -309,10 +345,11 @@ cr_cmd_jobs(const struct cr_config *cfg, int argc, char **argv, const sigset_t *
 	int interval = 60, rc = 0, what = DO_ALL;
 
 	if (cr_cmd_wants_help(argc, argv,
-	        "usage: certrenew jobs [--once] [--interval SECONDS] [--only notices|deliver|purge]\n"
+	        "usage: certrenew jobs [--once] [--interval SECONDS] [--only notices|deliver|purge|pki]\n"
 	        "Runs the background work every SECONDS (default 60) until SIGTERM or SIGINT:\n"
 	        "renewal notices and reminders (queued in the outbox), outbox delivery (SMTP, or\n"
-	        ".eml files under mail.dir when smtp.url is empty) and housekeeping. Several may\n"
+	        ".eml files under mail.dir when smtp.url is empty), housekeeping, the CRLs\n"
+	        "(pki.crl_dir) and the destruction of expired superseded keys. Several may\n"
 	        "run at once. --once runs one pass and exits, for cron.\n"))
 		return 0;
 	for (int i = 1; i < argc; i++) {
@@ -329,9 +366,9 @@ cr_cmd_jobs(const struct cr_config *cfg, int argc, char **argv, const sigset_t *
 		} else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
 			const char *w = argv[++i];
 			what = strcmp(w, "notices") == 0 ? DO_NOTICES : strcmp(w, "deliver") == 0 ? DO_DELIVER :
-			    strcmp(w, "purge") == 0 ? DO_PURGE : 0;
+			    strcmp(w, "purge") == 0 ? DO_PURGE : strcmp(w, "pki") == 0 ? DO_PKI : 0;
 			if (what == 0) {
-				fprintf(stderr, "certrenew jobs: --only takes notices, deliver or purge\n");
+				fprintf(stderr, "certrenew jobs: --only takes notices, deliver, purge or pki\n");
 				return 1;
 			}
 		} else {

@@ -23,6 +23,14 @@ int cr_cmd_mail(const struct cr_config *cfg, int argc, char **argv);
 /* Copies a SQLite installation into an empty PostgreSQL database (cmd_migrate.c). */
 int cr_cmd_migrate_sqlite_to_postgres(const struct cr_config *cfg, int argc, char **argv);
 
+/* Publishes the CRLs and CA certificates into pki.crl_dir (cmd_pki.c). */
+int cr_cmd_crl(const struct cr_config *cfg, int argc, char **argv);
+
+struct cr_pki;
+/* Opens the CAs and the vault as pki.* names them (cmd_pki.c). CR_ERR_CONFIG, logged, when
+   anything is missing or wrong. */
+enum cr_err cr_app_pki_open(const struct cr_config *cfg, struct cr_pki **out);
+
 /* Prints usage and returns true when argv (after the command name) asks for --help or -h. */
 bool cr_cmd_wants_help(int argc, char **argv, const char *usage);
 

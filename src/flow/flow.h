@@ -327,6 +327,14 @@ struct cr_flow_activate_form {
 void cr_flow_activate_open(const struct cr_flow_ctx *c, int64_t app_id, int64_t cert_id,
     struct cr_flow_activate_form *out, struct cr_flow_result *res);
 
+/* The form's data as it stands (account, tries, lock), with none of 「激活」's checks or re-read:
+   for showing the form again after a refusal. */
+void cr_flow_activate_form_get(const struct cr_flow_ctx *c, int64_t app_id, int64_t cert_id,
+    struct cr_flow_activate_form *out, struct cr_flow_result *res);
+/* The actor's newest submitted application with a certificate waiting for activation;
+   CR_ERR_NOTFOUND when none. */
+enum cr_err cr_flow_activation_app(const struct cr_flow_ctx *c, int64_t *app_id);
+
 /* What 「激活證書」 produced. */
 struct cr_flow_activated {
 	int64_t new_cert_id;

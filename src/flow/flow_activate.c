@@ -437,6 +437,34 @@ cr_flow_activate_open(const struct cr_flow_ctx *c, int64_t app_id, int64_t cert_
 	flow_result(res, CR_FLOW_DONE, CR_WHY_NONE, 0);
 }
 
+void
+cr_flow_activate_form_get(const struct cr_flow_ctx *c, int64_t app_id, int64_t cert_id,
+    struct cr_flow_activate_form *out, struct cr_flow_result *res)
+{
+	struct target t;
+	struct cr_signing_account a;
+
+	memset(out, 0, sizeof(*out));
+	if (!load_target(c, app_id, cert_id, &t, res))
+		return;
+	out->cert = t.cert;
+	if (!load_account(c, &t, &a, res))
+		return;
+	snprintf(out->account, sizeof(out->account), "%s", a.name);
+	out->tries_left = tries_left(c, &a);
+	out->locked_until = a.locked_until > c->now ? a.locked_until : 0;
+	flow_result(res, CR_FLOW_DONE, CR_WHY_NONE, 0);
+}
+
+enum cr_err
+cr_flow_activation_app(const struct cr_flow_ctx *c, int64_t *app_id)
+{
+	*app_id = 0;
+	if (c->actor == NULL)
+		return CR_ERR_NOTFOUND;
+	return cr_db_activation_app(c->db, c->actor->id, app_id);
+}
+
 /* ---- 「激活證書」 ---- */
 
 /* What one activation carries between its steps. */

@@ -16,6 +16,8 @@
 
 struct cr_smtp;
 
+struct cr_pki;
+
 struct cr_jobs {
 	const struct cr_config *cfg;
 	struct cr_store *store;
@@ -27,6 +29,7 @@ struct cr_jobs {
 	char smtp_password[512];
 	struct cr_smtp *smtp;        /* opened on first delivery when smtp.url is set */
 	int test_crash_after;        /* >0: abort after this many holders (crash-safety tests) */
+	struct cr_pki *pki;          /* the CAs: CRL publication and the vault's housekeeping */
 };
 
 struct cr_notice_stats {

@@ -546,6 +546,8 @@ enum cr_err cr_db_cert_supersede(struct cr_db *db, int64_t old_id, int64_t new_i
 enum cr_err cr_db_renewal_move(struct cr_db *db, int64_t cert_id, const char *from, const char *to, time_t now);
 /* The renewal state of cert_id ("" when none); CR_ERR_NOTFOUND when the certificate has no renewal. */
 enum cr_err cr_db_renewal_state(struct cr_db *db, int64_t cert_id, char *out, size_t outlen);
+/* The holder's newest submitted application with a certificate in pending_activation. */
+enum cr_err cr_db_activation_app(struct cr_db *db, int64_t holder_id, int64_t *app_id);
 /* The holder's certificate by id (CR_ERR_NOTFOUND for another holder's); der appended when not NULL. */
 enum cr_err cr_db_cert_of_holder(struct cr_db *db, int64_t cert_id, int64_t holder_id, struct cr_cert_view *out,
     struct cr_buf *der);

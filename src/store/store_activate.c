@@ -451,6 +451,29 @@ cr_db_renewal_move(struct cr_db *db, int64_t cert_id, const char *from, const ch
 	return run_one(st, db, "renewal move");
 }
 
+static const char SQL_ACTIVATION_APP[] =
+    "SELECT a.id FROM renewals r JOIN applications a ON a.id = r.application_id"
+    " WHERE a.holder_id = $1 AND a.state = 'submitted' AND r.state = 'pending_activation'"
+    " ORDER BY a.id DESC LIMIT 1";
+
+enum cr_err
+cr_db_activation_app(struct cr_db *db, int64_t holder_id, int64_t *app_id)
+{
+	struct db_stmt *st;
+	enum db_rc rc;
+	enum cr_err err = CR_OK;
+
+	if ((st = db_prep(db, SQL_ACTIVATION_APP)) == NULL)
+		return CR_ERR_IO;
+	db_bind_int(st, 1, holder_id);
+	if ((rc = db_step(st)) == DB_ROW)
+		*app_id = db_col_int(st, 0);
+	else
+		err = rc == DB_DONE ? CR_ERR_NOTFOUND : db_err(st, "activation application");
+	db_reset(st);
+	return err;
+}
+
 static const char SQL_RENEWAL_STATE[] = "SELECT state FROM renewals WHERE cert_id = $1";
 
 enum cr_err

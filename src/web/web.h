@@ -24,6 +24,7 @@
 #include "util/tmpl.h"
 
 struct cr_static_files;
+struct cr_pki;
 
 struct cr_app {
 	const struct cr_config *cfg;
@@ -40,6 +41,7 @@ struct cr_app {
 	struct cr_dsi *dsi;
 	struct cr_doc *doc;              /* renders application documents */
 	struct cr_csc *csc;              /* GovID's e-signature service */
+	struct cr_pki *pki;              /* the CAs and the signing-account vault */
 	struct cr_flow_env flow;         /* what the flow layer needs (points into the fields above) */
 };
 
@@ -164,6 +166,8 @@ cr_handler cr_page_identity, cr_page_photo_upload, cr_page_photo, cr_page_face_c
 /* page_confirm.c: step 3 「確認續期」 and step 4 (SPEC R7, R8) */
 cr_handler cr_page_confirm, cr_page_declare, cr_page_eid_callback, cr_page_submit, cr_page_document,
     cr_page_signature;
+cr_handler cr_page_activate_list, cr_page_activate_open, cr_page_activate; /* page_activate.c */
+cr_handler cr_page_certificates, cr_page_certificate_pem, cr_page_revoke, cr_page_pki_file;
 cr_handler cr_page_department, cr_page_department_decide; /* page_dept.c: coordinators only */
 
 #endif
