@@ -52,27 +52,73 @@ emails_json(const struct cr_flow_confirm *v)
 	return a;
 }
 
-/* Step 4: cloudsign certificates wait for online activation, the others for the registry (R8). */
-static void
-submitted_groups(json_t *ctx, struct cr_req *req, const struct cr_flow_confirm *v)
+/* Step 4: cloudsign certificates wait for online activation (「激活」, or 「成功激活」 with the new
+   certificate), the others for the registry (R8). */
+static json_t *
+online_json(struct cr_req *req, const struct cr_flow_activation *act)
 {
-	struct cr_cert_view *online = calloc(2 * CR_FLOW_MAX_CERTS, sizeof(*online)), *offline;
-	size_t n_on = 0, n_off = 0;
+	json_t *a = json_array();
 
-	if (online == NULL)
+	for (size_t i = 0; i < act->n; i++) {
+		const struct cr_flow_activation_cert *ac = &act->certs[i];
+		json_t *certs, *o;
+		char from[16], until[16];
+
+		if (ac->cert.c.type != CR_CERT_CLOUDSIGN)
+			continue;
+		certs = cr_wiz_certs_json(req, &ac->cert, 1);
+		o = json_incref(json_array_get(certs, 0));
+		json_decref(certs);
+		json_object_set_new(o, "activatable", json_boolean(ac->activatable));
+		json_object_set_new(o, "renewed", json_boolean(ac->renewed));
+		json_object_set_new(o, "reverify", json_boolean(strcmp(ac->renewal_state, "pending_verification") == 0));
+		json_object_set_new(o, "closed", json_boolean(!ac->activatable && !ac->renewed &&
+		                                  strcmp(ac->renewal_state, "pending_activation") == 0));
+		if (ac->renewed) {
+			cr_macau_date(ac->new_cert.c.not_before, from);
+			cr_macau_date(ac->new_cert.c.not_after, until);
+			json_object_set_new(o, "new_serial", json_string(ac->new_cert.c.serial_hex));
+			json_object_set_new(o, "new_from", json_string(from));
+			json_object_set_new(o, "new_until", json_string(until));
+		}
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+static void
+submitted_groups(json_t *ctx, struct cr_req *req, const struct cr_flow_confirm *v, int64_t app_id)
+{
+	struct cr_flow_activation *act = calloc(1, sizeof(*act));
+	struct cr_cert_view *offline = calloc(CR_FLOW_MAX_CERTS, sizeof(*offline));
+	struct cr_flow_result res;
+	struct cr_flow_ctx c;
+	size_t n_on = 0, n_off = 0;
+	char until[32];
+
+	if (act == NULL || offline == NULL) {
+		free(act);
+		free(offline);
 		return;
-	offline = online + CR_FLOW_MAX_CERTS;
+	}
+	cr_req_flow(req, &c);
+	cr_flow_activation_view(&c, app_id, act, &res);
 	for (size_t i = 0; i < v->n_certs; i++) {
 		if (v->certs[i].c.type == CR_CERT_CLOUDSIGN)
-			online[n_on++] = v->certs[i];
+			n_on++;
 		else
 			offline[n_off++] = v->certs[i];
 	}
-	json_object_set_new(ctx, "online_certs", cr_wiz_certs_json(req, online, n_on));
+	json_object_set_new(ctx, "online_certs", online_json(req, act));
 	json_object_set_new(ctx, "offline_certs", cr_wiz_certs_json(req, offline, n_off));
 	json_object_set_new(ctx, "has_online", json_boolean(n_on > 0));
 	json_object_set_new(ctx, "has_offline", json_boolean(n_off > 0));
-	free(online);
+	if (res.outcome == CR_FLOW_DONE && act->open_until > 0) {
+		cr_macau_datetime(act->open_until, until);
+		json_object_set_new(ctx, "open_until", json_string(until));
+	}
+	free(act);
+	free(offline);
 }
 
 static void
@@ -103,7 +149,7 @@ summary_ctx(json_t *ctx, struct cr_req *req, const struct cr_flow_confirm *v, co
 		cr_macau_datetime(v->confirm.submitted_at, day);
 		json_object_set_new(ctx, "submitted", json_true());
 		json_object_set_new(ctx, "submitted_at", json_string(day));
-		submitted_groups(ctx, req, v);
+		submitted_groups(ctx, req, v, app->id);
 	} else
 		json_object_set_new(ctx, "open", json_true());
 }

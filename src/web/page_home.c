@@ -55,6 +55,8 @@ cr_page_pending(struct cr_req *req, struct cr_resp *resp)
 	    group_json(req, &pc, CR_GROUP_OFFLINE, "group-offline", "group_offline", "group_offline_empty"));
 	/* 「待身份鑑別之證書 >」 leads to the certificates and 「開始鑑別」. */
 	json_object_set_new(json_array_get(groups, 0), "link", json_string("/ecmp/certrenewal/verify"));
+	/* 「待線上激活之證書 >」 leads to step 4 of the application holding them and 「激活」. */
+	json_object_set_new(json_array_get(groups, 1), "link", json_string("/ecmp/certrenewal/activate"));
 	ctx = cr_page_ctx(req, "pending_title");
 	if (ctx != NULL)
 		json_object_set_new(ctx, "groups", groups);

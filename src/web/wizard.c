@@ -99,6 +99,9 @@ flash(struct cr_req *req)
 		{"code_sent", true}, {"email_verified", true}, {"consent_required", false}, {"set_changed", false},
 		{"code_too_soon", false}, {"code_hourly", false}, {"emails_pending", false},
 		{"photo_uploaded", true}, {"photo_missing", false},
+		{"activated", true}, {"activate_id_changed", false}, {"activate_activation_closed", false},
+		{"activate_not_activatable", false}, {"activate_cert_invalid", false}, {"activate_no_account", false},
+		{"activate_issue_down", false}, {"activate_busy", false},
 	};
 	const char *m = req->query(req, "msg");
 
