@@ -379,8 +379,22 @@ resident(struct gs_req *r)
 	 * decoding it again would make %2528 a '(' too. */
 	const char *id = r->path + sizeof(RESIDENTS_PREFIX) - 1;
 
+	const char *surname, *expires, *status, *card;
+
 	if (strlen(id) > FIELD_MAX || (p = find_resident(&r->gs->dsi, id)) == NULL)
 		return dsi_error(r, MHD_HTTP_NOT_FOUND, "not_found");
+	/* Armed by the portal's tests: the card as DSI would answer after a change (R9.2), or DSI down. */
+	if (gs_fault_take(&r->gs->faults, "dsi_down"))
+		return dsi_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable");
+	surname = gs_fault_take(&r->gs->faults, "dsi_name_changed") ? "CHANGED" : p->surname;
+	status = gs_fault_take(&r->gs->faults, "dsi_card_lost") ? "lost" : p->card_status;
+	if (gs_fault_take(&r->gs->faults, "dsi_card_renewed")) {
+		expires = "2099-12-31";
+		card = "RENEWED-CARD";
+	} else {
+		expires = p->card_expires_on;
+		card = p->card_number;
+	}
 	transaction_id(tx);
 	now_rfc3339(at);
 	return gs_reply_json(r, MHD_HTTP_OK, json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}}",
@@ -388,13 +402,13 @@ resident(struct gs_req *r)
 	    "queried_at", at,
 	    "resident",
 	    "id_number", p->id_number,
-	    "surname", p->surname,
+	    "surname", surname,
 	    "given_names", p->given_names,
 	    "name_zh", p->name_zh,
-	    "card_number", p->card_number,
+	    "card_number", card,
 	    "card_issued_on", p->card_issued_on,
-	    "card_expires_on", p->card_expires_on,
-	    "card_status", p->card_status), NULL);
+	    "card_expires_on", expires,
+	    "card_status", status), NULL);
 }
 
 static int

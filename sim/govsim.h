@@ -201,7 +201,8 @@ enum cr_err gs_key_sign(const struct gs_key *k, const char *payload, size_t len,
 #define GS_FAULT_NAMES \
 	"eid_acr_substantial", "eid_stale_auth_time", "eid_other_resident", \
 	"csc_down", "csc_garbage", "csc_truncated", "csc_wrong_digest", "csc_untrusted", \
-	"csc_other_person", "csc_expired"
+	"csc_other_person", "csc_expired", \
+	"dsi_down", "dsi_card_lost", "dsi_name_changed", "dsi_card_renewed"
 
 struct gs_faults {
 	int enabled;                   /* --test-faults given: /sim/faults exists */
