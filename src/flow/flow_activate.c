@@ -173,11 +173,12 @@ activatable(const struct cr_flow_ctx *c, const struct target *t, struct cr_flow_
 
 /* ---- R9.2: DSI read again before activation ---- */
 
-/* Whether a re-read made after submission matched within the recheck period. */
+/* Whether a re-read made after submission matched within the recheck period (a read in the second
+   of submission counts as step 1's: read again). */
 static bool
 recheck_fresh(const struct cr_flow_ctx *c, const struct target *t, const struct cr_id_check *last)
 {
-	return strcmp(last->outcome, "match") == 0 && last->at >= t->confirm.submitted_at &&
+	return strcmp(last->outcome, "match") == 0 && last->at > t->confirm.submitted_at &&
 	       last->at + (time_t)c->env->activation_recheck_minutes * 60 > c->now;
 }
 
