@@ -288,3 +288,46 @@ test('20 concurrent 「激活證書」 make exactly one certificate', T, async (
     await sys.stop();
   }
 });
+
+// A crash at each point of an activation (docs/internals/activation.md): the portal stops right after
+// the named step (DEV-only CERTRENEW_TEST_CRASH_AT), is started again, and the holder presses 「激活證書」
+// again once the claim has expired: exactly one certificate, a reservation left behind abandoned (its
+// key destroyed, audited), nothing half-done.
+for (const [point, reserved] of [['claim', false], ['reserve', true], ['sign', true], ['issue', false]]) {
+  test(`a crash after "${point}": after a restart one 「激活證書」 makes exactly one certificate`, T, async () => {
+    const sys = await start({ CERTRENEW_TEST_CRASH_AT: point, CERTRENEW_ACTIVATION_CLAIM_SECONDS: '2' });
+    try {
+      const sql = dbOf(sys);
+      const { w, app } = await toSubmitted(sys, WONG.sub);
+      const [cert] = await activatable(w, app);
+      assert.equal((await openForm(w, app, cert)).status, 200);
+      await assert.rejects(activate(w, app, cert), 'the portal stops mid-activation');
+      const crashed = sys.portal;
+      await crashed.done;
+      assert.equal(crashed.exited.code, 86, `the test crash hook stopped it\n${crashed.tail(20)}`);
+      sys.daemons = sys.daemons.filter((d) => d !== crashed);
+      assert.equal(count(sql, 'issuances', "state = 'reserved'"), reserved ? 1 : 0, 'what the crash left');
+      assert.equal(count(sql, 'certificates', 'issued_here = 1'), point === 'issue' ? 1 : 0);
+
+      delete sys.env.CERTRENEW_TEST_CRASH_AT;
+      await sys.startPortal();
+      await new Promise((r) => setTimeout(r, 2_200)); // the dead activation's claim expires
+      const r = await activate(w, app, cert);
+      assert.equal(r.status, 302, textOf(r.html).slice(0, 300));
+      assert.equal(count(sql, 'certificates', 'issued_here = 1'), 1, 'exactly one certificate');
+      assert.equal(count(sql, 'issuances', "state = 'issued'"), 1);
+      assert.equal(count(sql, 'issuances', "state = 'abandoned'"), reserved ? 1 : 0);
+      assert.equal(count(sql, 'audit_log', "action = 'issuance_abandoned'"), reserved ? 1 : 0);
+      assert.equal(count(sql, 'vault_keys', 'destroyed_at IS NOT NULL'), reserved ? 1 : 0, 'the abandoned key destroyed');
+      assert.equal(count(sql, 'outbox', "subject LIKE '%成功激活%'"), 1, 'one activation mail');
+      const issued = sql("SELECT i.serial_hex, c.serial_hex AS cert_serial FROM issuances i JOIN certificates c ON c.id = i.new_cert_id WHERE i.state = 'issued'");
+      assert.equal(issued[0].serial_hex, issued[0].cert_serial);
+      if (reserved) {
+        const dead = sql("SELECT serial_hex FROM issuances WHERE state = 'abandoned'")[0].serial_hex;
+        assert.notEqual(dead, issued[0].serial_hex, 'an abandoned serial is never reused');
+      }
+    } finally {
+      await sys.stop();
+    }
+  });
+}
