@@ -162,7 +162,7 @@ test('「激活」 then 「激活證書」: one certificate that openssl verifie
       // The public key of the certificate is the key the vault sealed for it.
       const pub = openssl(['x509', '-in', path.join(dir, 'cert.pem'), '-noout', '-pubkey']).stdout;
       const der = spawnSync('openssl', ['pkey', '-pubin', '-outform', 'DER'], { input: pub, timeout: 20_000 });
-      const vk = sql(`SELECT hex(public_der) AS h FROM vault_keys WHERE cert_id = ${nc[0].id}`);
+      const vk = sql(`SELECT ${sys.dbKind === 'postgres' ? "encode(public_der, 'hex')" : 'hex(public_der)'} AS h FROM vault_keys WHERE cert_id = ${nc[0].id}`);
       assert.equal(vk.length, 1, 'one vault key bound to the new certificate');
       assert.equal(vk[0].h.toLowerCase(), der.stdout.toString('hex'));
 
