@@ -114,10 +114,10 @@ run_unit() {
 	fi
 }
 
-# run_unit_pg BUILD_DIR: the unit tests that need a store (test_store, test_flow, test_identity_flow, test_confirm_flow) again against a
+# run_unit_pg BUILD_DIR: the unit tests that need a store (test_store, test_flow, test_identity_flow, test_confirm_flow, test_activate_flow) again against a
 # throw-away PostgreSQL (tests/lib/postgres.mjs starts it, sets CR_TEST_DATABASE_URL, stops and removes it).
 run_unit_pg() {
-	for name in test_store test_flow test_identity_flow test_confirm_flow; do
+	for name in test_store test_flow test_identity_flow test_confirm_flow test_activate_flow; do
 		run_unit_pg_one "$1" "$name"
 	done
 }
