@@ -978,9 +978,10 @@ publish_type(const struct cr_flow_ctx *c, enum cr_cert_type t, struct cr_revoked
 
 	cr_buf_init(&crl, 64u * 1024u * 1024u);
 	cr_buf_init(&ca, 64u * 1024u);
-	if ((err = cr_db_begin(c->db)) == CR_OK &&
-	    (err = cr_db_revoked_of_type(c->db, type, c->now, rows, CRL_MAX_ENTRIES, &n)) == CR_OK &&
-	    (err = cr_db_crl_number_next(c->db, type, c->now, &number)) == CR_OK) {
+	/* The number first: its row lock orders concurrent publications, and the list read after it is
+	   what that number's CRL says. */
+	if ((err = cr_db_begin(c->db)) == CR_OK && (err = cr_db_crl_number_next(c->db, type, c->now, &number)) == CR_OK &&
+	    (err = cr_db_revoked_of_type(c->db, type, c->now, rows, CRL_MAX_ENTRIES, &n)) == CR_OK) {
 		for (size_t i = 0; i < n; i++)
 			entries[i] = (struct cr_pki_revoked){rows[i].serial_hex, rows[i].revoked_at, rows[i].reason};
 		err = cr_pki_crl_build(c->env->pki, t, entries, n, (long)number, c->now,

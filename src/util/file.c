@@ -134,7 +134,12 @@ cr_file_replace(const char *path, const void *p, size_t n)
 	char tmp[4096];
 	int fd, saved;
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= sizeof(tmp)) {
+	unsigned char rnd[6];
+
+	/* Unique per writer, threads of one process included. */
+	randombytes_buf(rnd, sizeof(rnd));
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%02x%02x%02x%02x%02x%02x", path, (long)getpid(), rnd[0], rnd[1],
+	        rnd[2], rnd[3], rnd[4], rnd[5]) >= sizeof(tmp)) {
 		errno = ENAMETOOLONG;
 		return CR_ERR_IO;
 	}

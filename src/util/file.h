@@ -38,7 +38,7 @@ enum cr_err cr_file_write_secret(const char *path, const void *p, size_t n);
 
 /*
  * Replaces path atomically with the n bytes of p, readable by all (mode 0644: what is published,
- * such as CRLs): written to path.tmp.PID, fsynced, then renamed over path, so a reader sees the
+ * such as CRLs): written to path.tmp.PID.RANDOM, fsynced, then renamed over path, so a reader sees the
  * old file or the new one, never a part. CR_ERR_IO otherwise (errno says why; nothing left behind).
  */
 enum cr_err cr_file_replace(const char *path, const void *p, size_t n);
