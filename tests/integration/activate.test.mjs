@@ -67,6 +67,13 @@ test('「激活」 then 「激活證書」: one certificate that openssl verifie
     const old = sql(`SELECT * FROM certificates WHERE id = ${cert}`)[0];
     assert.equal(old.type, 'cloudsign');
 
+    // 「待線上激活之證書 >」 on the pending page leads to step 4 of this application.
+    const pending = await w.get(P);
+    assert.ok(pending.html.includes(`href="${P}/activate"`), 'the group links to activation');
+    let go = await w.get(`${P}/activate`);
+    assert.equal(go.status, 302);
+    assert.equal(go.location, w.url(`${P}/confirm?app=${app}`));
+
     // 「激活」: the form of seed step 21, after a DSI re-read kept as evidence.
     const checksBefore = count(sql, 'identity_checks', `application_id = ${app}`);
     let r = await openForm(w, app, cert);
@@ -121,6 +128,9 @@ test('「激活」 then 「激活證書」: one certificate that openssl verifie
     assert.equal(Number(sql(`SELECT wrong_tries FROM signing_accounts WHERE name = 'wong.ctt'`)[0].wrong_tries), 0);
     assert.ok(!String(nc[0].revocation_hash).includes(GOOD_PASSPHRASE) && String(nc[0].revocation_hash).startsWith('$argon2id$'));
     assert.equal(count(sql, 'audit_log', `object = ${q(`application:${app}`)} AND action = 'certificate_issued'`), 1);
+
+    go = await w.get(`${P}/activate`);
+    assert.equal(go.location, w.url(P), 'nothing waits for activation any more');
 
     // Pressing again is harmless: the same certificate.
     r = await activate(w, app, cert);
