@@ -240,15 +240,15 @@ pki_pass(const struct cr_jobs *j, time_t now)
 	struct cr_flow_env env = {.pki = j->pki, .crl_dir = cfg->pki_crl_dir, .crl_hours = cfg->pki_crl_hours};
 	struct cr_db *db = cr_store_get(j->store);
 	struct cr_flow_ctx c = {&env, db, now, NULL, NULL};
-	long entries = 0, destroyed = 0;
+	long entries = 0, destroyed = 0, published = 0;
 	enum cr_err err = cr_flow_vault_purge(&c, &destroyed);
 
 	if (err == CR_OK)
-		err = cr_flow_crl_publish(&c, &entries);
+		err = cr_flow_crl_refresh(&c, &published, &entries);
 	cr_store_put(j->store, db);
-	if (destroyed > 0 || err != CR_OK)
-		cr_info("jobs", "pki: %ld vault keys destroyed, CRLs with %ld entries (%s)", destroyed, entries,
-		    cr_err_str(err));
+	if (destroyed > 0 || published > 0 || err != CR_OK)
+		cr_info("jobs", "pki: %ld vault keys destroyed, %ld CRLs published with %ld entries (%s)", destroyed,
+		    published, entries, cr_err_str(err));
 	return err;
 }
 

@@ -365,6 +365,10 @@ void cr_flow_revoke(const struct cr_flow_ctx *c, int64_t cert_id, const char *pa
    (<type>.crl, <type>-ca.crt; written to a temporary file and renamed). Audited. *entries counts
    the revoked certificates listed. */
 enum cr_err cr_flow_crl_publish(const struct cr_flow_ctx *c, long *entries);
+/* The same for the types whose CRL is due: never published, its file missing, a revocation since,
+   or half of crl_hours gone (so relying parties never hold an expired CRL). *published counts the
+   CRLs written. What `certrenew jobs` runs every pass. */
+enum cr_err cr_flow_crl_refresh(const struct cr_flow_ctx *c, long *published, long *entries);
 /* Destroys the vault keys of certificates superseded (or revoked) and expired. Audited per key. */
 enum cr_err cr_flow_vault_purge(const struct cr_flow_ctx *c, long *destroyed);
 

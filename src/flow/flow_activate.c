@@ -943,9 +943,9 @@ cr_flow_revoke(const struct cr_flow_ctx *c, int64_t cert_id, const char *passphr
 	flow_result(res, CR_FLOW_DONE, CR_WHY_NONE, 0);
 	/* The revocation is on record; the CRL follows at once when this process can publish it. */
 	if (c->env->pki != NULL && c->env->crl_dir != NULL) {
-		long entries = 0;
+		long published = 0, entries = 0;
 
-		if (cr_flow_crl_publish(c, &entries) != CR_OK)
+		if (cr_flow_crl_refresh(c, &published, &entries) != CR_OK)
 			cr_warn("revoke", "the CRLs could not be published now; the jobs worker will");
 	}
 }
@@ -1022,6 +1022,48 @@ cr_flow_crl_publish(const struct cr_flow_ctx *c, long *entries)
 		err = publish_type(c, (enum cr_cert_type)t, rows, list, entries);
 	if (rows == NULL || list == NULL)
 		err = CR_ERR_NOMEM;
+	free(rows);
+	free(list);
+	return err;
+}
+
+/* Whether type t's CRL must be published again now. */
+static enum cr_err
+crl_due(const struct cr_flow_ctx *c, enum cr_cert_type t, bool *due)
+{
+	time_t published = 0, revoked = 0;
+	char path[CR_TEXT * 5];
+	enum cr_err err = cr_db_crl_state(c->db, cr_cert_type_name(t), &published, &revoked);
+
+	snprintf(path, sizeof(path), "%s/%s.crl", c->env->crl_dir, cr_cert_type_name(t));
+	*due = err == CR_OK && (published == 0 || revoked >= published || access(path, R_OK) != 0 ||
+	                           c->now - published >= (time_t)c->env->crl_hours * 1800);
+	return err;
+}
+
+enum cr_err
+cr_flow_crl_refresh(const struct cr_flow_ctx *c, long *published, long *entries)
+{
+	struct cr_revoked_row *rows = NULL;
+	struct cr_pki_revoked *list = NULL;
+	enum cr_err err = CR_OK;
+
+	*published = *entries = 0;
+	if (c->env->pki == NULL || c->env->crl_dir == NULL)
+		return CR_ERR_CONFIG;
+	for (int t = 0; t < CR_CERT_TYPE_COUNT && err == CR_OK; t++) {
+		bool due = false;
+
+		if ((err = crl_due(c, (enum cr_cert_type)t, &due)) != CR_OK || !due)
+			continue;
+		if (rows == NULL && ((rows = calloc(CRL_MAX_ENTRIES, sizeof(*rows))) == NULL ||
+		                        (list = calloc(CRL_MAX_ENTRIES, sizeof(*list))) == NULL)) {
+			err = CR_ERR_NOMEM;
+			break;
+		}
+		if ((err = publish_type(c, (enum cr_cert_type)t, rows, list, entries)) == CR_OK)
+			(*published)++;
+	}
 	free(rows);
 	free(list);
 	return err;

@@ -576,6 +576,8 @@ struct cr_revoked_row {
 /* The revoked, not yet expired certificates of a type (at most max; CR_ERR_TOOBIG past it). */
 enum cr_err cr_db_revoked_of_type(struct cr_db *db, const char *type, time_t now, struct cr_revoked_row *out,
     size_t max, size_t *n);
+/* When a type's CRL was last published (0: never) and the newest revocation of that type (0: none). */
+enum cr_err cr_db_crl_state(struct cr_db *db, const char *type, time_t *published_at, time_t *last_revoked);
 /* The next crlNumber of a type's CA (1, 2, ...), recorded with the time. In a transaction. */
 enum cr_err cr_db_crl_number_next(struct cr_db *db, const char *type, time_t now, int64_t *out);
 

@@ -664,3 +664,27 @@ cr_db_crl_number_next(struct cr_db *db, const char *type, time_t now, int64_t *o
 	db_bind_int(st, 2, now);
 	return insert_id(st, "crl number", out);
 }
+
+static const char SQL_CRL_STATE[] =
+    "SELECT coalesce((SELECT published_at FROM crl_numbers WHERE type = $1), 0),"
+    " coalesce((SELECT max(revoked_at) FROM certificates WHERE type = $1 AND revoked_at IS NOT NULL), 0)";
+
+enum cr_err
+cr_db_crl_state(struct cr_db *db, const char *type, time_t *published_at, time_t *last_revoked)
+{
+	struct db_stmt *st;
+	enum db_rc rc;
+	enum cr_err err = CR_OK;
+
+	*published_at = *last_revoked = 0;
+	if ((st = db_prep(db, SQL_CRL_STATE)) == NULL)
+		return CR_ERR_IO;
+	db_bind_text(st, 1, type);
+	if ((rc = db_step(st)) == DB_ROW) {
+		*published_at = (time_t)db_col_int(st, 0);
+		*last_revoked = (time_t)db_col_int(st, 1);
+	} else
+		err = db_err(st, "crl state");
+	db_reset(st);
+	return err;
+}

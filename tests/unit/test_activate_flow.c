@@ -418,6 +418,41 @@ test_revoke_and_crl(void **state)
 	assert_int_equal(fx_query_int(w->f, "SELECT count(*) FROM audit_log WHERE action = 'crl_published'"), 6);
 }
 
+/* The jobs worker publishes only what is due: never published, a revocation since, half the period gone. */
+static void
+test_crl_refresh(void **state)
+{
+	struct world *w = *state;
+	struct cr_flow_activated out;
+	struct cr_flow_result res;
+	struct cr_flow_ctx c = ctx_at(w, &w->holder, NOW);
+	long published = -1, entries = -1;
+
+	assert_int_equal(cr_flow_crl_refresh(&c, &published, &entries), CR_OK);
+	assert_int_equal(published, 3);
+	c.now = NOW + 60;
+	assert_int_equal(cr_flow_crl_refresh(&c, &published, &entries), CR_OK);
+	assert_int_equal(published, 0);
+	activate(w, &w->holder, w->cloud, PASSWORD, PASSPHRASE, PASSPHRASE, &out, &res);
+	expect(&res, CR_FLOW_DONE, CR_WHY_NONE);
+	c.now = NOW + 120;
+	cr_flow_revoke(&c, out.new_cert_id, PASSPHRASE, false, &res); /* publishes the cloudsign CRL itself */
+	expect(&res, CR_FLOW_DONE, CR_WHY_NONE);
+	assert_int_equal(fx_query_int(w->f, "SELECT last_number FROM crl_numbers WHERE type = 'cloudsign'"), 2);
+	assert_int_equal(fx_query_int(w->f, "SELECT last_number FROM crl_numbers WHERE type = 'qualified'"), 1);
+	/* A revocation in the second of a publication may have come after it: published once more. */
+	c.now = NOW + 180;
+	assert_int_equal(cr_flow_crl_refresh(&c, &published, &entries), CR_OK);
+	assert_int_equal(published, 1);
+	c.now = NOW + 240;
+	assert_int_equal(cr_flow_crl_refresh(&c, &published, &entries), CR_OK);
+	assert_int_equal(published, 0);
+	c.now = NOW + 12 * 3600;
+	assert_int_equal(cr_flow_crl_refresh(&c, &published, &entries), CR_OK);
+	assert_int_equal(published, 3);
+	assert_int_equal(entries, 1);
+}
+
 /* The key of a superseded certificate is destroyed once that certificate expired; not before. */
 static void
 test_vault_purge(void **state)
@@ -449,6 +484,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_window_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dsi_reread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revoke_and_crl, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crl_refresh, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vault_purge, setup, teardown),
 	};
 
