@@ -68,7 +68,7 @@ refusal_message(struct cr_req *req, const char *prefix, const struct cr_flow_res
 /* The form of seed step 21, with a message when something was refused. */
 static void
 render_form(struct cr_req *req, struct cr_resp *resp, int64_t app_id, const struct cr_flow_activate_form *f,
-    unsigned status, json_t *msg)
+    unsigned status, json_t *msg, enum cr_flow_why why)
 {
 	json_t *ctx = cr_wiz_ctx(req, "step4", app_id, 4, msg), *certs;
 
@@ -83,6 +83,9 @@ render_form(struct cr_req *req, struct cr_resp *resp, int64_t app_id, const stru
 	json_object_set_new(ctx, "account", json_string(f->account));
 	json_object_set_new(ctx, "locked", json_boolean(f->locked_until > req->now));
 	json_object_set_new(ctx, "tries_left", json_integer(f->tries_left));
+	/* The field a refusal is about: marked invalid and described by the message. */
+	json_object_set_new(ctx, "bad_password", json_boolean(why == CR_WHY_PASSWORD_WRONG));
+	json_object_set_new(ctx, "bad_passphrase", json_boolean(why == CR_WHY_PASSPHRASE_BAD));
 	cr_render(req, resp, status, "activate", ctx);
 }
 
@@ -160,9 +163,9 @@ cr_page_activate_open(struct cr_req *req, struct cr_resp *resp)
 	app_id = cr_wiz_app_param(req, true);
 	cr_flow_activate_open(&c, app_id, cert_param(req, true), &f, &res);
 	if (res.outcome == CR_FLOW_DONE)
-		render_form(req, resp, app_id, &f, 200, NULL);
+		render_form(req, resp, app_id, &f, 200, NULL, CR_WHY_NONE);
 	else if (res.outcome == CR_FLOW_REFUSED && res.why == CR_WHY_ACCOUNT_LOCKED)
-		render_form(req, resp, app_id, &f, 403, refusal_message(req, "activate", &res, f.locked_until));
+		render_form(req, resp, app_id, &f, 403, refusal_message(req, "activate", &res, f.locked_until), res.why);
 	else
 		answer_on_step4(req, resp, &res, 0);
 }
@@ -206,7 +209,7 @@ cr_page_activate(struct cr_req *req, struct cr_resp *resp)
 	}
 	render_form(req, resp, app_id, &f,
 	    res.why == CR_WHY_ACCOUNT_LOCKED ? 403 : res.outcome == CR_FLOW_UNAVAILABLE ? 503 : 400,
-	    refusal_message(req, "activate", &res, out.locked_until != 0 ? out.locked_until : f.locked_until));
+	    refusal_message(req, "activate", &res, out.locked_until != 0 ? out.locked_until : f.locked_until), res.why);
 }
 
 /* ---- the holder's certificates issued here ---- */

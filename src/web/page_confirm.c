@@ -110,6 +110,13 @@ submitted_groups(json_t *ctx, struct cr_req *req, const struct cr_flow_confirm *
 			offline[n_off++] = v->certs[i];
 	}
 	json_object_set_new(ctx, "online_certs", online_json(req, act));
+	{
+		bool any = false;
+
+		for (size_t i = 0; i < act->n; i++)
+			any = any || act->certs[i].activatable;
+		json_object_set_new(ctx, "any_activatable", json_boolean(any));
+	}
 	json_object_set_new(ctx, "offline_certs", cr_wiz_certs_json(req, offline, n_off));
 	json_object_set_new(ctx, "has_online", json_boolean(n_on > 0));
 	json_object_set_new(ctx, "has_offline", json_boolean(n_off > 0));

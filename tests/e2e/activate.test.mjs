@@ -70,8 +70,10 @@ for (const [label, viewport] of VIEWPORTS) {
       // A wrong password: the page says so with the tries left; nothing issued.
       expect(400, `${P}/activate`);
       await submitForm({ password: 'Not-The-Password-1', passphrase: GOOD_PASSPHRASE });
-      const flash = page.locator('p.flash[role="status"]');
+      const flash = page.locator('#form-error[role="alert"]');
       assert.match(await flash.innerText(), /雲簽簽名密碼不正確.*餘下嘗試次數：4/);
+      assert.equal(await page.locator('#password').getAttribute('aria-invalid'), 'true', 'the field is marked');
+      assert.match(await page.locator('#password').getAttribute('aria-describedby'), /form-error/);
       assert.equal((await page.locator('.account').innerText()).trim(), 'wong.ctt', 'still the form');
       assert.equal(Number(sql(`SELECT count(*) AS n FROM certificates WHERE issued_here = 1`)[0].n), 0);
       await look('3-wrong-password');
@@ -80,6 +82,8 @@ for (const [label, viewport] of VIEWPORTS) {
       expect(400, `${P}/activate`);
       await submitForm({ password: DEMO_SIGNING_PASSWORD, passphrase: WEAK_PASSPHRASE });
       assert.match(await flash.innerText(), /證書撤銷短語太容易被猜中/);
+      assert.equal(await page.locator('#passphrase').getAttribute('aria-invalid'), 'true');
+      assert.equal(await page.locator('#password').getAttribute('aria-invalid'), null);
       assert.ok(await page.getByText(/餘下嘗試次數：\s*4/).isVisible(), 'the weak passphrase cost no try');
       await look('4-weak-passphrase');
 
