@@ -20,8 +20,8 @@ MIN_RAW_RATIO=${BENCH_MIN_RAW_RATIO:-0.25}
 for v in "$N" "$CA_N" "$SPEED_S"; do
 	case $v in '' | *[!0-9]*) echo "bench: BENCH_ISSUE_N, BENCH_CA_N, BENCH_SPEED_SECONDS must be numbers" >&2; exit 2 ;; esac
 done
-[ "$CA_N" -ge 1 ] && [ "$CA_N" -le 10000 ] || { echo "bench: BENCH_CA_N must be 1..10000" >&2; exit 2; }
-[ "$SPEED_S" -ge 1 ] && [ "$SPEED_S" -le 60 ] || { echo "bench: BENCH_SPEED_SECONDS must be 1..60" >&2; exit 2; }
+if [ "$CA_N" -lt 1 ] || [ "$CA_N" -gt 10000 ]; then echo "bench: BENCH_CA_N must be 1..10000" >&2; exit 2; fi
+if [ "$SPEED_S" -lt 1 ] || [ "$SPEED_S" -gt 60 ]; then echo "bench: BENCH_SPEED_SECONDS must be 1..60" >&2; exit 2; fi
 for tool in openssl make awk timeout; do
 	command -v "$tool" >/dev/null 2>&1 || { echo "bench: $tool is missing" >&2; exit 2; }
 done
@@ -50,7 +50,7 @@ cat "$WORK/issue.out"
 ISSUE_RATE=$(awk '/^issue cr_pki_issue:/ {print $3}' "$WORK/issue.out")
 ISSUE_MS=$(awk '/^issue cr_pki_issue:/ {print $5}' "$WORK/issue.out")
 RAW_RATE=$(awk '/^raw ECDSA P-256 sign/ {for (i = 1; i < NF; i++) if ($(i + 1) == "signs/s,") print $i}' "$WORK/issue.out")
-[ -n "$ISSUE_RATE" ] && [ -n "$RAW_RATE" ] || fail "cannot read build/bench/issue's figures"
+if [ -z "$ISSUE_RATE" ] || [ -z "$RAW_RATE" ]; then fail "cannot read build/bench/issue's figures"; fi
 
 # ---- 2. openssl speed ecdsap256 ----
 echo "== openssl speed -seconds $SPEED_S ecdsap256"
