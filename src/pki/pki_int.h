@@ -6,6 +6,7 @@
 #define CR_PKI_INT_H
 
 #include <openssl/asn1.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -28,6 +29,10 @@ struct pki_ca {
 struct cr_pki {
 	struct pki_ca ca[CR_CERT_TYPE_COUNT];
 	X509 *root;
+	/* Made once by cr_pki_open for cr_pki_issue, only read after (OpenSSL takes them as const): the
+	   P-256 group that checks a request's point is on the curve, SHA-1 for the SKI. */
+	EC_GROUP *p256;
+	EVP_MD *sha1;
 	struct cr_seal_key vault_key;
 	enum cr_pki_key_alg key_alg;
 	unsigned long long kdf_ops; /* resolved: never 0 */
