@@ -24,6 +24,11 @@ struct pki_ca {
 	char policy_oid[PKI_OID_MAX]; /* "" none */
 	char crl_url[PKI_URL_MAX];    /* "" none */
 	char aia_url[PKI_URL_MAX];    /* "" none */
+	/* The extensions every certificate of this CA carries, built once by cr_pki_open and copied into
+	   each (X509_add_ext duplicates; only read after). The SAN and SKI, between ext_eku and ext_aki
+	   in the certificate, are made per certificate. NULL where the profile has none. */
+	X509_EXTENSION *ext_bc, *ext_ku[2], *ext_eku; /* ext_ku: [0] for an EC subject key, [1] for RSA */
+	X509_EXTENSION *ext_aki, *ext_policy, *ext_crl, *ext_aia;
 };
 
 struct cr_pki {
