@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -768,6 +769,67 @@ test_request_key_p384_rsa(void **state)
 	EVP_PKEY_free(small);
 }
 
+/* cr_pki is shared by the portal's threads: issuance from several at once (the P-256 group, SHA-1
+   and the profile's extensions are only read) gives certificates that each verify. */
+#define N_THREADS 4
+#define PER_THREAD 25
+
+struct issuer_job {
+	unsigned char *der[PER_THREAD];
+	size_t len[PER_THREAD];
+	int ok;
+};
+
+static void *
+issuer_thread(void *arg)
+{
+	struct issuer_job *j = arg;
+
+	for (int i = 0; i < PER_THREAD; i++) {
+		char serial[CR_PKI_SERIAL_HEX];
+		struct cr_pki_request r;
+		struct cr_pki_issued is;
+
+		cr_pki_serial_new(serial);
+		r = request((enum cr_cert_type)(i % CR_CERT_TYPE_COUNT), j->der[i], j->len[i], serial);
+		if (cr_pki_issue(F.p, &r, &is) == CR_OK) {
+			const unsigned char *q = is.der;
+			X509 *x = d2i_X509(NULL, &q, (long)is.der_len);
+
+			j->ok += x != NULL && verify(x, r.type, NULL) == X509_V_OK;
+			X509_free(x);
+		}
+		cr_pki_issued_free(&is);
+	}
+	return NULL;
+}
+
+static void
+test_issue_threads(void **state)
+{
+	struct issuer_job jobs[N_THREADS];
+	pthread_t th[N_THREADS];
+
+	(void)state;
+	memset(jobs, 0, sizeof(jobs));
+	for (int t = 0; t < N_THREADS; t++)
+		for (int i = 0; i < PER_THREAD; i++) {
+			EVP_PKEY *k = EVP_EC_gen("P-256");
+
+			assert_non_null(k);
+			jobs[t].der[i] = spki(k, &jobs[t].len[i]);
+			EVP_PKEY_free(k);
+		}
+	for (int t = 0; t < N_THREADS; t++)
+		assert_int_equal(pthread_create(&th[t], NULL, issuer_thread, &jobs[t]), 0);
+	for (int t = 0; t < N_THREADS; t++) {
+		assert_int_equal(pthread_join(th[t], NULL), 0);
+		assert_int_equal(jobs[t].ok, PER_THREAD);
+		for (int i = 0; i < PER_THREAD; i++)
+			OPENSSL_free(jobs[t].der[i]);
+	}
+}
+
 static void
 test_issue_demo_and_chain(void **state)
 {
@@ -1342,6 +1404,7 @@ main(void)
 		cmocka_unit_test(test_issue_bad_requests),
 		cmocka_unit_test(test_request_key_p256),
 		cmocka_unit_test(test_request_key_p384_rsa),
+		cmocka_unit_test(test_issue_threads),
 		cmocka_unit_test(test_issue_demo_and_chain),
 		cmocka_unit_test(test_serials),
 		cmocka_unit_test(test_open_refuses),
