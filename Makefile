@@ -28,7 +28,7 @@ SUPPORT_OBJ := $(SUPPORT_SRC:%.c=$(BUILD)/%.o)
 .SECONDARY: $(SUPPORT_OBJ)
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 
-.PHONY: all deps run stop test unit asan fuzz bench bench-photo bench-sign clean
+.PHONY: all deps run stop test unit asan fuzz bench bench-photo bench-sign bench-issue clean
 all: $(BUILD)/certrenew $(BUILD)/govsim $(UNIT_BIN)
 
 deps:
@@ -93,6 +93,14 @@ $(BUILD)/bench/sign: bench/sign.c $(BUILD)/tests/unit/support/cmsfx.o $(BUILD)/l
 
 bench-sign: $(BUILD)/bench/sign
 	@$(BUILD)/bench/sign 20
+
+# Step 4's CPU: cr_pki_issue beside one bare ECDSA P-256 signature (bench/issue.c). This target only
+# builds; bench/issue.sh runs it with N = 10000 beside `openssl speed` and `openssl ca`.
+$(BUILD)/bench/issue: bench/issue.c $(BUILD)/libcertrenew.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS_ALL) -o $@ $< $(BUILD)/libcertrenew.a $(LIBS)
+
+bench-issue: $(BUILD)/bench/issue
 
 clean:
 	rm -rf build build-asan build-fuzz

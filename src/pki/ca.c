@@ -18,7 +18,9 @@
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -260,8 +262,10 @@ oid_ok(const char *s)
 	return true;
 }
 
+static bool make_profile_exts(struct pki_ca *ca, enum cr_cert_type t);
+
 static enum cr_err
-open_profile(const struct cr_pki_profile *pr, X509 *root, struct pki_ca *ca)
+open_profile(const struct cr_pki_profile *pr, enum cr_cert_type t, X509 *root, struct pki_ca *ca)
 {
 	enum cr_err err;
 
@@ -286,6 +290,10 @@ open_profile(const struct cr_pki_profile *pr, X509 *root, struct pki_ca *ca)
 	    !copy_str(ca->aia_url, sizeof(ca->aia_url), pr->aia_url) || !url_ok(ca->aia_url)) {
 		cr_error("pki", "%s: bad policy OID, CRL or AIA URL in its profile", pr->ca_cert_file);
 		return CR_ERR_CONFIG;
+	}
+	if (!make_profile_exts(ca, t)) {
+		pki_ossl_err("profile extensions");
+		return CR_ERR_CRYPTO;
 	}
 	return CR_OK;
 }
@@ -315,7 +323,7 @@ cr_pki_open(const struct cr_pki_config *cfg, struct cr_pki **out)
 	if (cfg->root_cert_file == NULL || (p->root = read_cert(cfg->root_cert_file)) == NULL)
 		goto out;
 	for (int t = 0; t < CR_CERT_TYPE_COUNT; t++)
-		if ((err = open_profile(&cfg->types[t], p->root, &p->ca[t])) != CR_OK)
+		if ((err = open_profile(&cfg->types[t], (enum cr_cert_type)t, p->root, &p->ca[t])) != CR_OK)
 			goto out;
 	if (cfg->vault_key_file == NULL) {
 		err = CR_ERR_CONFIG;
@@ -324,6 +332,12 @@ cr_pki_open(const struct cr_pki_config *cfg, struct cr_pki **out)
 	}
 	if ((err = cr_seal_key_load(cfg->vault_key_file, &p->vault_key)) != CR_OK)
 		goto out;
+	err = CR_ERR_CRYPTO;
+	if ((p->p256 = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1)) == NULL ||
+	    (p->sha1 = EVP_MD_fetch(NULL, "SHA1", NULL)) == NULL) {
+		pki_ossl_err("P-256 group or SHA-1");
+		goto out;
+	}
 	*out = p;
 	return CR_OK;
 out:
@@ -337,27 +351,188 @@ cr_pki_close(struct cr_pki *p)
 	if (p == NULL)
 		return;
 	for (int t = 0; t < CR_CERT_TYPE_COUNT; t++) {
-		X509_free(p->ca[t].cert);
-		EVP_PKEY_free(p->ca[t].key); /* OpenSSL wipes key material as it frees it */
+		struct pki_ca *ca = &p->ca[t];
+		X509_EXTENSION *const ext[] = {ca->ext_bc, ca->ext_ku[0], ca->ext_ku[1], ca->ext_eku, ca->ext_aki,
+		    ca->ext_policy, ca->ext_crl, ca->ext_aia};
+
+		for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++)
+			X509_EXTENSION_free(ext[i]);
+		X509_free(ca->cert);
+		EVP_PKEY_free(ca->key); /* OpenSSL wipes key material as it frees it */
 	}
 	X509_free(p->root);
+	EC_GROUP_free(p->p256);
+	EVP_MD_free(p->sha1);
 	OPENSSL_clear_free(p, sizeof(*p)); /* the vault key among it */
+}
+
+/* ---- request keys ----
+   A request's SubjectPublicKeyInfo goes into the certificate as it came, never through an EVP_PKEY:
+   OpenSSL 3.0 sets up its decoder framework for every d2i_PUBKEY (~0.3 ms) and, in X509_set_pubkey,
+   encodes a provider key and decodes it again (~0.4 ms); together ~80 % of an issuance. The common
+   kind, EC P-256 with its point uncompressed, is checked here byte for byte and on the curve with a
+   group made once; any other goes through d2i_X509_PUBKEY once. Either way the certificate ends up
+   with exactly the request's DER (checked after it is set). */
+
+/* DER of an EC P-256 SubjectPublicKeyInfo up to its point: SEQUENCE (89) { SEQUENCE (19) {
+   id-ecPublicKey, prime256v1 }, BIT STRING (66, no unused bits) }; the 65-octet point follows. */
+static const unsigned char p256_prefix[] = {0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02,
+    0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00};
+#define P256_POINT_LEN 65
+#define P256_SPKI_LEN (sizeof(p256_prefix) + P256_POINT_LEN)
+#define POINT_UNCOMPRESSED 0x04
+
+/* A request's key once accepted; everything borrowed from the request's DER. */
+struct req_key {
+	const unsigned char *der; /* the whole SubjectPublicKeyInfo */
+	size_t der_len;
+	bool rsa;                 /* rsaEncryption; else id-ecPublicKey on curve */
+	int curve;                /* NID_X9_62_prime256v1 or NID_secp384r1; NID_undef for RSA */
+	const unsigned char *bits; /* the subjectPublicKey BIT STRING's contents (the SKI's input) */
+	int bits_len;
+};
+
+/* An uncompressed P-256 point that is on the curve (EC_POINT_oct2point refuses coordinates >= p and
+   points off the curve; P-256's cofactor is 1, so on the curve is in the group). */
+static bool
+p256_point_ok(const struct cr_pki *p, const unsigned char *pt)
+{
+	EC_POINT *q;
+	bool ok;
+
+	if (pt[0] != POINT_UNCOMPRESSED || (q = EC_POINT_new(p->p256)) == NULL)
+		return false;
+	ok = EC_POINT_oct2point(p->p256, q, pt, P256_POINT_LEN, NULL) == 1; /* NULL: a BN_CTX of its own */
+	EC_POINT_free(q);
+	return ok;
+}
+
+/* Any other key: d2i_X509_PUBKEY (which decodes it, with OpenSSL's checks: an EC point on its curve,
+   an RSA key that parses), then what pki.h allows: rsaEncryption with NULL parameters and 2048..8192
+   bits, or id-ecPublicKey on the named curve P-256 or P-384 with the point uncompressed; the whole DER
+   one SubjectPublicKeyInfo, DER and not BER (encoded again, it must give the same bytes). */
+static bool
+generic_key(const unsigned char *der, size_t len, struct req_key *k)
+{
+	const unsigned char *q = der;
+	X509_PUBKEY *xp = d2i_X509_PUBKEY(NULL, &q, (long)len);
+	EVP_PKEY *pk;
+	ASN1_OBJECT *alg;
+	X509_ALGOR *algor;
+	const void *pval;
+	int ptype, bits, nid, n;
+	unsigned char *again = NULL;
+	char group[64];
+	bool ok = false;
+
+	if (xp == NULL || q != der + len || (pk = X509_PUBKEY_get0(xp)) == NULL ||
+	    !X509_PUBKEY_get0_param(&alg, &k->bits, &k->bits_len, &algor, xp) || k->bits_len < 1)
+		goto out;
+	X509_ALGOR_get0(NULL, &ptype, &pval, algor);
+	nid = OBJ_obj2nid(alg);
+	if (nid == NID_rsaEncryption && EVP_PKEY_get_base_id(pk) == EVP_PKEY_RSA) {
+		bits = EVP_PKEY_get_bits(pk);
+		k->rsa = true;
+		k->curve = NID_undef;
+		ok = ptype == V_ASN1_NULL && bits >= 2048 && bits <= 8192;
+	} else if (nid == NID_X9_62_id_ecPublicKey && EVP_PKEY_get_base_id(pk) == EVP_PKEY_EC && ptype == V_ASN1_OBJECT) {
+		k->curve = OBJ_obj2nid(pval);
+		ok = (k->curve == NID_X9_62_prime256v1 || k->curve == NID_secp384r1) &&
+		    EVP_PKEY_get_group_name(pk, group, sizeof(group), NULL) == 1 &&
+		    OBJ_txt2nid(group) == k->curve && k->bits[0] == POINT_UNCOMPRESSED;
+	}
+	ok = ok && (n = i2d_X509_PUBKEY(xp, &again)) > 0 && (size_t)n == len && memcmp(again, der, len) == 0;
+	/* DER: the BIT STRING is the last len - bits_len octets. */
+	k->bits = der + len - (size_t)k->bits_len;
+out:
+	OPENSSL_free(again);
+	X509_PUBKEY_free(xp);
+	ERR_clear_error();
+	return ok;
+}
+
+/* The request's SubjectPublicKeyInfo, as pki.h allows it (cr_pki_issue). */
+static bool
+request_key(const struct cr_pki *p, const unsigned char *der, size_t len, struct req_key *k)
+{
+	bool ok;
+
+	memset(k, 0, sizeof(*k));
+	k->der = der;
+	k->der_len = len;
+	if (der == NULL || len == 0 || len > MAX_REQUEST_KEY)
+		return false;
+	if (len == P256_SPKI_LEN && memcmp(der, p256_prefix, sizeof(p256_prefix)) == 0) {
+		k->curve = NID_X9_62_prime256v1;
+		k->bits = der + sizeof(p256_prefix);
+		k->bits_len = P256_POINT_LEN;
+		ok = p256_point_ok(p, k->bits);
+		ERR_clear_error();
+		return ok;
+	}
+	return generic_key(der, len, k);
+}
+
+/* Sets c's SubjectPublicKeyInfo to k's, then checks that the certificate encodes it as the request's
+   DER, byte for byte (X509_PUBKEY_set0_param writes the BIT STRING with no unused bits: a request
+   whose BIT STRING had some differs here). CR_ERR_INVALID when it does not. */
+static enum cr_err
+set_key(X509 *c, const struct req_key *k)
+{
+	X509_PUBKEY *xk = X509_get_X509_PUBKEY(c);
+	unsigned char *bits = OPENSSL_memdup(k->bits, (size_t)k->bits_len), *enc = NULL;
+	ASN1_OBJECT *alg = OBJ_nid2obj(k->rsa ? NID_rsaEncryption : NID_X9_62_id_ecPublicKey);
+	int n;
+	enum cr_err err;
+
+	if (xk == NULL || bits == NULL || alg == NULL ||
+	    !X509_PUBKEY_set0_param(xk, alg, k->rsa ? V_ASN1_NULL : V_ASN1_OBJECT, k->rsa ? NULL : OBJ_nid2obj(k->curve),
+	        bits, k->bits_len)) {
+		OPENSSL_free(bits);
+		return CR_ERR_CRYPTO;
+	}
+	if ((n = i2d_X509_PUBKEY(xk, &enc)) <= 0)
+		return CR_ERR_CRYPTO;
+	err = (size_t)n == k->der_len && memcmp(enc, k->der, k->der_len) == 0 ? CR_OK : CR_ERR_INVALID;
+	OPENSSL_free(enc);
+	return err;
+}
+
+/* The SKI: SHA-1 of the subjectPublicKey BIT STRING's contents (RFC 5280 4.2.1.2 (1)), the value
+   `subjectKeyIdentifier = hash` gives, with the digest fetched once by cr_pki_open. */
+static bool
+add_ski(X509 *c, const struct cr_pki *p, const struct req_key *k)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	ASN1_OCTET_STRING *id = ASN1_OCTET_STRING_new();
+	bool ok;
+
+	ok = id != NULL && EVP_Digest(k->bits, (size_t)k->bits_len, md, &n, p->sha1, NULL) == 1 &&
+	    ASN1_OCTET_STRING_set(id, md, (int)n) == 1 && X509_add1_ext_i2d(c, NID_subject_key_identifier, id, 0, 0) == 1;
+	ASN1_OCTET_STRING_free(id);
+	return ok;
 }
 
 /* ---- building certificates ---- */
 
-static bool
-add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
+/* An extension from OpenSSL's config syntax; cert may be NULL when value does not refer to it. */
+static X509_EXTENSION *
+conf_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 {
 	X509V3_CTX ctx;
-	X509_EXTENSION *ex;
-	bool ok;
 
 	X509V3_set_ctx_nodb(&ctx);
 	X509V3_set_ctx(&ctx, issuer, cert, NULL, NULL, 0);
-	if ((ex = X509V3_EXT_conf_nid(NULL, &ctx, nid, value)) == NULL)
-		return false;
-	ok = X509_add_ext(cert, ex, -1) == 1;
+	return X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+}
+
+static bool
+add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
+{
+	X509_EXTENSION *ex = conf_ext(cert, issuer, nid, value);
+	bool ok = ex != NULL && X509_add_ext(cert, ex, -1) == 1;
+
 	X509_EXTENSION_free(ex);
 	return ok;
 }
@@ -418,29 +593,29 @@ out:
 
 /* certificatePolicies with the one policy OID, built directly: OpenSSL's config syntax for it
    needs a config database. */
-static bool
-add_policy(X509 *c, const char *oid)
+static X509_EXTENSION *
+policy_ext(const char *oid)
 {
 	CERTIFICATEPOLICIES *pols = sk_POLICYINFO_new_null();
 	POLICYINFO *pi = POLICYINFO_new();
-	bool ok = false;
+	X509_EXTENSION *ex = NULL;
 
 	if (pols == NULL || pi == NULL || (pi->policyid = OBJ_txt2obj(oid, 1)) == NULL || !sk_POLICYINFO_push(pols, pi))
 		goto out;
 	pi = NULL;
-	ok = X509_add1_ext_i2d(c, NID_certificate_policies, pols, 0, 0) == 1;
+	ex = X509V3_EXT_i2d(NID_certificate_policies, 0, pols);
 out:
 	POLICYINFO_free(pi);
 	CERTIFICATEPOLICIES_free(pols);
-	return ok;
+	return ex;
 }
 
 static const char *
-key_usage(enum cr_cert_type t, EVP_PKEY *pub)
+key_usage(enum cr_cert_type t, bool rsa)
 {
 	if (t != CR_CERT_ENCRYPTION)
 		return "critical,digitalSignature,nonRepudiation";
-	return EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA ? "critical,keyEncipherment" : "critical,keyAgreement";
+	return rsa ? "critical,keyEncipherment" : "critical,keyAgreement";
 }
 
 static const char *
@@ -457,26 +632,46 @@ ext_key_usage(enum cr_cert_type t)
 	return "emailProtection,1.3.6.1.5.5.7.3.36"; /* id-kp-documentSigning, RFC 9336 */
 }
 
-/* The profile's extensions, in the order `openssl x509 -text` reads best. */
+/* The extensions of the profile that do not depend on the certificate, made once by cr_pki_open:
+   OpenSSL's config syntax is parsed again on every X509V3_EXT_conf_nid (~12 % of an issuance). The
+   AKI is keyid:always, the CA's SKI (load_ca made sure it has one). */
 static bool
-add_profile_exts(X509 *c, const struct pki_ca *ca, enum cr_cert_type t, EVP_PKEY *pub, const char *email)
+make_profile_exts(struct pki_ca *ca, enum cr_cert_type t)
 {
 	char v[PKI_URL_MAX + 32];
 
-	if (!add_ext(c, ca->cert, NID_basic_constraints, "critical,CA:FALSE") ||
-	    !add_ext(c, ca->cert, NID_key_usage, key_usage(t, pub)) ||
-	    !add_ext(c, ca->cert, NID_ext_key_usage, ext_key_usage(t)) || !add_san_email(c, email) ||
-	    !add_ext(c, ca->cert, NID_subject_key_identifier, "hash") ||
-	    !add_ext(c, ca->cert, NID_authority_key_identifier, "keyid:always"))
+	ca->ext_bc = conf_ext(NULL, ca->cert, NID_basic_constraints, "critical,CA:FALSE");
+	ca->ext_ku[0] = conf_ext(NULL, ca->cert, NID_key_usage, key_usage(t, false));
+	ca->ext_ku[1] = conf_ext(NULL, ca->cert, NID_key_usage, key_usage(t, true));
+	ca->ext_eku = conf_ext(NULL, ca->cert, NID_ext_key_usage, ext_key_usage(t));
+	ca->ext_aki = conf_ext(NULL, ca->cert, NID_authority_key_identifier, "keyid:always");
+	if (ca->ext_bc == NULL || ca->ext_ku[0] == NULL || ca->ext_ku[1] == NULL || ca->ext_eku == NULL ||
+	    ca->ext_aki == NULL)
 		return false;
-	if (ca->policy_oid[0] != '\0' && !add_policy(c, ca->policy_oid))
+	if (ca->policy_oid[0] != '\0' && (ca->ext_policy = policy_ext(ca->policy_oid)) == NULL)
 		return false;
 	snprintf(v, sizeof(v), "URI:%s", ca->crl_url);
-	if (ca->crl_url[0] != '\0' && !add_ext(c, ca->cert, NID_crl_distribution_points, v))
+	if (ca->crl_url[0] != '\0' && (ca->ext_crl = conf_ext(NULL, ca->cert, NID_crl_distribution_points, v)) == NULL)
 		return false;
 	snprintf(v, sizeof(v), "caIssuers;URI:%s", ca->aia_url);
-	if (ca->aia_url[0] != '\0' && !add_ext(c, ca->cert, NID_info_access, v))
+	if (ca->aia_url[0] != '\0' && (ca->ext_aia = conf_ext(NULL, ca->cert, NID_info_access, v)) == NULL)
 		return false;
+	return true;
+}
+
+/* The profile's extensions, in the order `openssl x509 -text` reads best. */
+static bool
+add_profile_exts(X509 *c, const struct cr_pki *p, enum cr_cert_type t, const struct req_key *k, const char *email)
+{
+	const struct pki_ca *ca = &p->ca[t];
+	X509_EXTENSION *const after[] = {ca->ext_aki, ca->ext_policy, ca->ext_crl, ca->ext_aia};
+
+	if (X509_add_ext(c, ca->ext_bc, -1) != 1 || X509_add_ext(c, ca->ext_ku[k->rsa], -1) != 1 ||
+	    X509_add_ext(c, ca->ext_eku, -1) != 1 || !add_san_email(c, email) || !add_ski(c, p, k))
+		return false;
+	for (size_t i = 0; i < sizeof(after) / sizeof(after[0]); i++)
+		if (after[i] != NULL && X509_add_ext(c, after[i], -1) != 1)
+			return false;
 	return true;
 }
 
@@ -490,11 +685,11 @@ set_subject(X509 *c, const struct cr_pki_subject *s)
 	    name_add(n, "title", s->title) && name_add(n, "CN", s->common_name);
 }
 
-/* What one certificate is made of; pub and the strings borrowed. */
+/* What one certificate is made of; all borrowed. */
 struct build {
 	enum cr_cert_type type;
 	const struct cr_pki_subject *subject;
-	EVP_PKEY *pub;
+	const struct req_key *key;
 	const char *serial_hex;
 	time_t not_before, not_after;
 };
@@ -518,14 +713,17 @@ build_cert(const struct cr_pki *p, const struct build *b, struct cr_pki_issued *
 	err = CR_ERR_CRYPTO;
 	if ((c = X509_new()) == NULL || !X509_set_version(c, X509_VERSION_3) || !X509_set_serialNumber(c, serial) ||
 	    ASN1_TIME_set(X509_getm_notBefore(c), b->not_before) == NULL ||
-	    ASN1_TIME_set(X509_getm_notAfter(c), b->not_after) == NULL || !X509_set_pubkey(c, b->pub) ||
+	    ASN1_TIME_set(X509_getm_notAfter(c), b->not_after) == NULL ||
 	    !X509_set_issuer_name(c, X509_get_subject_name(ca->cert)))
 		goto out;
+	if ((err = set_key(c, b->key)) != CR_OK)
+		goto out;
+	err = CR_ERR_CRYPTO;
 	if (!set_subject(c, b->subject)) {
 		err = CR_ERR_INVALID;
 		goto out;
 	}
-	if (!add_profile_exts(c, ca, b->type, b->pub, b->subject->email) || X509_sign(c, ca->key, EVP_sha256()) <= 0 ||
+	if (!add_profile_exts(c, p, b->type, b->key, b->subject->email) || X509_sign(c, ca->key, EVP_sha256()) <= 0 ||
 	    (len = i2d_X509(c, &der)) <= 0)
 		goto out;
 	out->der = der;
@@ -544,49 +742,20 @@ out:
 	return err;
 }
 
-/* The request's SubjectPublicKeyInfo: the whole of it one key, EC P-256/P-384 or RSA 2048..8192. */
-static EVP_PKEY *
-request_key(const unsigned char *der, size_t len)
-{
-	const unsigned char *q = der;
-	EVP_PKEY *k;
-	char group[64];
-	bool ok;
-
-	if (der == NULL || len == 0 || len > MAX_REQUEST_KEY || (k = d2i_PUBKEY(NULL, &q, (long)len)) == NULL) {
-		ERR_clear_error();
-		return NULL;
-	}
-	if (EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA)
-		ok = EVP_PKEY_get_bits(k) >= 2048 && EVP_PKEY_get_bits(k) <= 8192;
-	else
-		ok = EVP_PKEY_get_base_id(k) == EVP_PKEY_EC &&
-		    EVP_PKEY_get_group_name(k, group, sizeof(group), NULL) == 1 &&
-		    (strcmp(group, "prime256v1") == 0 || strcmp(group, "secp384r1") == 0);
-	if (!ok || q != der + len) {
-		ERR_clear_error();
-		EVP_PKEY_free(k);
-		return NULL;
-	}
-	return k;
-}
-
 enum cr_err
 cr_pki_issue(const struct cr_pki *p, const struct cr_pki_request *r, struct cr_pki_issued *out)
 {
+	struct req_key k;
 	struct build b;
-	enum cr_err err;
 
 	memset(out, 0, sizeof(*out));
 	if (p == NULL || r == NULL || !pki_type_ok(r->type))
 		return CR_ERR_INVALID;
-	b = (struct build){r->type, &r->subject, NULL, r->serial_hex, r->not_before,
-	    r->not_after != 0 ? r->not_after : r->not_before + (time_t)p->ca[r->type].validity_days * 86400};
-	if ((b.pub = request_key(r->public_key_der, r->public_key_len)) == NULL)
+	if (!request_key(p, r->public_key_der, r->public_key_len, &k))
 		return CR_ERR_INVALID;
-	err = build_cert(p, &b, out);
-	EVP_PKEY_free(b.pub);
-	return err;
+	b = (struct build){r->type, &r->subject, &k, r->serial_hex, r->not_before,
+	    r->not_after != 0 ? r->not_after : r->not_before + (time_t)p->ca[r->type].validity_days * 86400};
+	return build_cert(p, &b, out);
 }
 
 enum cr_err
@@ -594,20 +763,31 @@ cr_pki_issue_demo(const struct cr_pki *p, const struct cr_pki_subject *s, enum c
     time_t not_after, struct cr_pki_issued *out)
 {
 	char serial[CR_PKI_SERIAL_HEX];
-	struct build b = {t, s, NULL, serial, not_before, not_after};
-	enum cr_err err;
+	unsigned char der[P256_SPKI_LEN];
+	size_t n = 0;
+	EVP_PKEY *pair;
+	struct req_key k;
+	struct build b = {t, s, &k, serial, not_before, not_after};
+	bool ok;
 
 	memset(out, 0, sizeof(*out));
 	if (p == NULL || !pki_type_ok(t))
 		return CR_ERR_INVALID;
-	if ((b.pub = EVP_EC_gen("P-256")) == NULL) {
+	/* The public point, uncompressed (the key's default), after the fixed P-256 prefix: the same
+	   SubjectPublicKeyInfo i2d_PUBKEY would write, without OpenSSL 3.0's encoder set-up. */
+	memcpy(der, p256_prefix, sizeof(p256_prefix));
+	pair = EVP_EC_gen("P-256");
+	ok = pair != NULL &&
+	    EVP_PKEY_get_octet_string_param(pair, OSSL_PKEY_PARAM_PUB_KEY, der + sizeof(p256_prefix), P256_POINT_LEN, &n) ==
+	        1 &&
+	    n == P256_POINT_LEN && request_key(p, der, sizeof(der), &k);
+	EVP_PKEY_free(pair); /* the private half is held nowhere */
+	if (!ok) {
 		pki_ossl_err("demo key");
 		return CR_ERR_CRYPTO;
 	}
 	cr_pki_serial_new(serial);
-	err = build_cert(p, &b, out);
-	EVP_PKEY_free(b.pub); /* the private half is held nowhere */
-	return err;
+	return build_cert(p, &b, out);
 }
 
 void

@@ -89,9 +89,16 @@ struct cr_pki_request {
    C=MO, O, OU, title, CN (UTF8String), SAN rfc822Name email; basicConstraints critical CA:FALSE;
    keyUsage critical per type (signing types digitalSignature+nonRepudiation; encryption
    keyAgreement for EC keys, keyEncipherment for RSA); extendedKeyUsage per type; the policy OID;
-   SKI, AKI keyid; CRL DP and AIA caIssuers when configured. CR_ERR_INVALID for a bad request
-   (serial not 1..32 hex digits or zero, public key that does not parse or is not EC P-256/P-384 or
-   RSA 2048..8192, empty name or email, a name field OpenSSL refuses such as a CN over 64 characters).
+   SKI (SHA-1 of the subjectPublicKey BIT STRING's contents), AKI keyid; CRL DP and AIA caIssuers
+   when configured. The certificate's SubjectPublicKeyInfo is the request's DER, byte for byte.
+   CR_ERR_INVALID for a bad request: serial not 1..32 hex digits or zero; empty name or email; a name
+   field OpenSSL refuses such as a CN over 64 characters; a public key that is not exactly one DER
+   (not BER) SubjectPublicKeyInfo, nothing after it, of
+   - EC (id-ecPublicKey) on the named curve P-256 or P-384, the point uncompressed (04 || x || y) and
+     on the curve: compressed and hybrid points are refused (RFC 5480 makes only the uncompressed form
+     mandatory for relying parties, and some, Java's among them, read no other), and so are explicit
+     curve parameters (X509_V_FLAG_X509_STRICT refuses them in a certificate);
+   - RSA (rsaEncryption, NULL parameters) of 2048..8192 bits.
    out->serial_hex gets the serial as cr_pki_serial_normalise writes it. */
 enum cr_err cr_pki_issue(const struct cr_pki *p, const struct cr_pki_request *r, struct cr_pki_issued *out);
 /* Issues a certificate of type t for s with a fresh key pair held nowhere (DEV demo inventory). */

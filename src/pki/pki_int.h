@@ -6,6 +6,7 @@
 #define CR_PKI_INT_H
 
 #include <openssl/asn1.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -23,11 +24,20 @@ struct pki_ca {
 	char policy_oid[PKI_OID_MAX]; /* "" none */
 	char crl_url[PKI_URL_MAX];    /* "" none */
 	char aia_url[PKI_URL_MAX];    /* "" none */
+	/* The extensions every certificate of this CA carries, built once by cr_pki_open and copied into
+	   each (X509_add_ext duplicates; only read after). The SAN and SKI, between ext_eku and ext_aki
+	   in the certificate, are made per certificate. NULL where the profile has none. */
+	X509_EXTENSION *ext_bc, *ext_ku[2], *ext_eku; /* ext_ku: [0] for an EC subject key, [1] for RSA */
+	X509_EXTENSION *ext_aki, *ext_policy, *ext_crl, *ext_aia;
 };
 
 struct cr_pki {
 	struct pki_ca ca[CR_CERT_TYPE_COUNT];
 	X509 *root;
+	/* Made once by cr_pki_open for cr_pki_issue, only read after (OpenSSL takes them as const): the
+	   P-256 group that checks a request's point is on the curve, SHA-1 for the SKI. */
+	EC_GROUP *p256;
+	EVP_MD *sha1;
 	struct cr_seal_key vault_key;
 	enum cr_pki_key_alg key_alg;
 	unsigned long long kdf_ops; /* resolved: never 0 */

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,9 +22,11 @@
 
 #include <cmocka.h>
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <sodium.h>
@@ -151,6 +154,40 @@ request(enum cr_cert_type t, const unsigned char *der, size_t len, const char *s
 	return (struct cr_pki_request){t, {CN_ZH, EMAIL, ORG_ZH, UNIT_ZH, TITLE_ZH}, der, len, serial, F.now - 60, 0};
 }
 
+/* The certificate's SubjectPublicKeyInfo is the request's, byte for byte. */
+static void
+assert_spki_is(X509 *x, const unsigned char *der, size_t len)
+{
+	unsigned char *got = NULL;
+	int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &got);
+
+	assert_int_equal(n, (int)len);
+	assert_memory_equal(got, der, len);
+	OPENSSL_free(got);
+}
+
+/* The SKI is SHA-1 of the subjectPublicKey BIT STRING's contents (RFC 5280 4.2.1.2, method 1), as
+   `subjectKeyIdentifier = hash` makes it; computed here apart from the code under test. */
+static void
+assert_ski_is_sha1_of_key(X509 *x)
+{
+	const ASN1_BIT_STRING *bits = X509_get0_pubkey_bitstr(x);
+	const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(x);
+	unsigned char md[SHA_DIGEST_LENGTH];
+	unsigned int mdlen = 0;
+	int i = X509_get_ext_by_NID(x, NID_subject_key_identifier, -1);
+
+	assert_true(i >= 0);
+	assert_int_equal(X509_EXTENSION_get_critical(X509_get_ext(x, i)), 0);
+	assert_non_null(bits);
+	assert_non_null(ski);
+	assert_true(EVP_Digest(ASN1_STRING_get0_data(bits), (size_t)ASN1_STRING_length(bits), md, &mdlen, EVP_sha1(),
+	    NULL));
+	assert_int_equal(mdlen, SHA_DIGEST_LENGTH);
+	assert_int_equal(ASN1_STRING_length(ski), SHA_DIGEST_LENGTH);
+	assert_memory_equal(ASN1_STRING_get0_data(ski), md, SHA_DIGEST_LENGTH);
+}
+
 /* Issues a certificate of type t for key (a fresh P-256 when NULL); *serial gets its serial. */
 static X509 *
 issue(enum cr_cert_type t, EVP_PKEY *key, char serial[CR_PKI_SERIAL_HEX])
@@ -173,6 +210,7 @@ issue(enum cr_cert_type t, EVP_PKEY *key, char serial[CR_PKI_SERIAL_HEX])
 	x = d2i_X509(NULL, &q, (long)is.der_len);
 	assert_non_null(x);
 	assert_ptr_equal(q, is.der + is.der_len);
+	assert_spki_is(x, der, len);
 	cr_pki_issued_free(&is);
 	OPENSSL_free(der);
 	if (key == NULL)
@@ -457,8 +495,8 @@ check_issued(enum cr_cert_type t, X509 *x, const char *serial, EVP_PKEY *key)
 	assert_int_equal(OBJ_obj2nid(sk_ACCESS_DESCRIPTION_value(aia, 0)->method), NID_ad_ca_issuers);
 	assert_uri(sk_ACCESS_DESCRIPTION_value(aia, 0)->location, F.paths.aia[t]);
 	AUTHORITY_INFO_ACCESS_free(aia);
-	/* SKI present; AKI keyid = the CA's SKI. */
-	assert_non_null(X509_get0_subject_key_id(x));
+	/* SKI = SHA-1 of the key's BIT STRING; AKI keyid = the CA's SKI. */
+	assert_ski_is_sha1_of_key(x);
 	assert_non_null(X509_get0_authority_key_id(x));
 	assert_int_equal(ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(x), X509_get0_subject_key_id(F.ca[t])), 0);
 	/* Signed by the CA (SHA-256), chains to the root. */
@@ -566,6 +604,232 @@ test_issue_bad_requests(void **state)
 	EVP_PKEY_free(k);
 }
 
+/* ---- request keys: the forms pki.h accepts and refuses ---- */
+
+static unsigned char *
+dup_bytes(const unsigned char *b, size_t n, size_t room)
+{
+	unsigned char *c = calloc(1, n + room);
+
+	assert_non_null(c);
+	memcpy(c, b, n);
+	return c;
+}
+
+/* k's SubjectPublicKeyInfo with the point written in form and the curve as encoding
+   (OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_*, OSSL_PKEY_EC_ENCODING_*; NULL: as k has them). */
+static unsigned char *
+ec_spki(EVP_PKEY *k, const char *form, const char *encoding, size_t *len)
+{
+	if (form != NULL)
+		assert_int_equal(EVP_PKEY_set_utf8_string_param(k, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, form), 1);
+	if (encoding != NULL)
+		assert_int_equal(EVP_PKEY_set_utf8_string_param(k, OSSL_PKEY_PARAM_EC_ENCODING, encoding), 1);
+	return spki(k, len);
+}
+
+/* The common case, which ca.c checks without OpenSSL's decoders: every way the 91 bytes of an EC P-256
+   SubjectPublicKeyInfo can be wrong is refused. */
+static void
+test_request_key_p256(void **state)
+{
+	EVP_PKEY *k = NULL;
+	size_t len, n;
+	unsigned char *der = NULL, *bad;
+	char serial[CR_PKI_SERIAL_HEX];
+	X509 *x;
+
+	(void)state;
+	/* A key whose y is even, so that the BIT STRING below can claim an unused bit and still be DER. */
+	do {
+		EVP_PKEY_free(k);
+		OPENSSL_free(der);
+		assert_non_null(k = EVP_EC_gen("P-256"));
+		der = ec_spki(k, NULL, NULL, &len);
+		assert_int_equal(len, 91);
+	} while (der[90] & 1);
+	x = issue(CR_CERT_CLOUDSIGN, k, serial);
+	check_issued(CR_CERT_CLOUDSIGN, x, serial, k);
+	X509_free(x);
+
+	bad = dup_bytes(der, len, 8);
+	bad[90] ^= 1; /* y + 1: off the curve */
+	refused(request(CR_CERT_QUALIFIED, bad, len, "01"));
+	memcpy(bad, der, len);
+	memset(bad + 27, 0xff, 32); /* x >= p */
+	refused(request(CR_CERT_QUALIFIED, bad, len, "01"));
+	memcpy(bad, der, len);
+	memset(bad + 27, 0, 64); /* (0, 0) */
+	refused(request(CR_CERT_QUALIFIED, bad, len, "01"));
+	memcpy(bad, der, len);
+	bad[26] = 0x06; /* hybrid form (y even), the same coordinates */
+	refused(request(CR_CERT_QUALIFIED, bad, len, "01"));
+	bad[26] = 0x00;
+	refused(request(CR_CERT_QUALIFIED, bad, len, "01"));
+	memcpy(bad, der, len);
+	bad[12] ^= 0x01; /* id-ecPublicKey -> another OID */
+	refused(request(CR_CERT_QUALIFIED, bad, len, "01"));
+	memcpy(bad, der, len);
+	bad[22] = 0x08; /* prime256v1 -> 1.2.840.10045.3.1.8, no curve */
+	refused(request(CR_CERT_QUALIFIED, bad, len, "01"));
+	memcpy(bad, der, len);
+	bad[25] = 0x01; /* one unused bit: DER, but not a key a certificate may carry as such */
+	refused(request(CR_CERT_QUALIFIED, bad, len, "01"));
+	/* Trailing bytes: after the SEQUENCE, and inside it. */
+	memcpy(bad, der, len);
+	bad[len] = 0x00;
+	refused(request(CR_CERT_QUALIFIED, bad, len + 1, "01"));
+	bad[1] = 0x5b;
+	bad[len] = 0x05;
+	bad[len + 1] = 0x00;
+	refused(request(CR_CERT_QUALIFIED, bad, len + 2, "01"));
+	/* The same SEQUENCE with its length in long form: BER, not DER. */
+	bad[0] = 0x30;
+	bad[1] = 0x81;
+	bad[2] = 0x59;
+	memcpy(bad + 3, der + 2, len - 2);
+	refused(request(CR_CERT_QUALIFIED, bad, len + 1, "01"));
+	refused(request(CR_CERT_QUALIFIED, der, 26, "01"));
+	refused(request(CR_CERT_QUALIFIED, der, len - 1, "01"));
+	free(bad);
+	OPENSSL_free(der);
+
+	/* The point compressed: refused (pki.h). */
+	der = ec_spki(k, OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_COMPRESSED, NULL, &n);
+	assert_int_equal(n, 59);
+	refused(request(CR_CERT_QUALIFIED, der, n, "01"));
+	OPENSSL_free(der);
+	/* The curve as explicit parameters instead of its name: refused. */
+	der = ec_spki(k, OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED, OSSL_PKEY_EC_ENCODING_EXPLICIT, &n);
+	assert_true(n > 91);
+	refused(request(CR_CERT_QUALIFIED, der, n, "01"));
+	OPENSSL_free(der);
+	EVP_PKEY_free(k);
+}
+
+/* The keys that take OpenSSL's generic decoding: P-384 and RSA, issued with the SKI of their own bits;
+   the same refusals as for P-256. */
+static void
+test_request_key_p384_rsa(void **state)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-384"), *rsa = EVP_RSA_gen(2048), *small = EVP_RSA_gen(1024);
+	size_t len, n;
+	unsigned char *der, *bad;
+	char serial[CR_PKI_SERIAL_HEX];
+	X509 *x;
+
+	(void)state;
+	assert_true(k && rsa && small);
+	for (int t = 0; t < CR_CERT_TYPE_COUNT; t++) {
+		x = issue((enum cr_cert_type)t, k, serial);
+		check_issued((enum cr_cert_type)t, x, serial, k);
+		X509_free(x);
+	}
+	x = issue(CR_CERT_QUALIFIED, rsa, serial);
+	check_issued(CR_CERT_QUALIFIED, x, serial, rsa);
+	X509_free(x);
+
+	der = ec_spki(k, NULL, NULL, &len);
+	assert_int_equal(len, 120);
+	bad = dup_bytes(der, len, 8);
+	bad[len - 1] ^= 1; /* off the curve */
+	refused(request(CR_CERT_QUALIFIED, bad, len, "01"));
+	memcpy(bad, der, len);
+	bad[len] = 0x00; /* a trailing byte */
+	refused(request(CR_CERT_QUALIFIED, bad, len + 1, "01"));
+	bad[0] = 0x30; /* long-form length */
+	bad[1] = 0x81;
+	bad[2] = 0x76;
+	memcpy(bad + 3, der + 2, len - 2);
+	refused(request(CR_CERT_QUALIFIED, bad, len + 1, "01"));
+	free(bad);
+	OPENSSL_free(der);
+	der = ec_spki(k, OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_COMPRESSED, NULL, &n);
+	assert_int_equal(n, 72);
+	refused(request(CR_CERT_QUALIFIED, der, n, "01"));
+	OPENSSL_free(der);
+
+	/* RSA: 1024 bits refused; rsaEncryption without its NULL parameters refused. */
+	der = spki(small, &n);
+	refused(request(CR_CERT_QUALIFIED, der, n, "01"));
+	OPENSSL_free(der);
+	der = spki(rsa, &len);
+	assert_int_equal(len, 294);
+	assert_int_equal(der[4], 0x30);
+	assert_int_equal(der[5], 0x0d);
+	bad = dup_bytes(der, len, 0);
+	bad[3] = 0x20; /* 0x122 - 2 */
+	bad[5] = 0x0b;
+	memmove(bad + 17, der + 19, len - 19);
+	refused(request(CR_CERT_QUALIFIED, bad, len - 2, "01"));
+	free(bad);
+	OPENSSL_free(der);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(rsa);
+	EVP_PKEY_free(small);
+}
+
+/* cr_pki is shared by the portal's threads: issuance from several at once (the P-256 group, SHA-1
+   and the profile's extensions are only read) gives certificates that each verify. */
+#define N_THREADS 4
+#define PER_THREAD 25
+
+struct issuer_job {
+	unsigned char *der[PER_THREAD];
+	size_t len[PER_THREAD];
+	int ok;
+};
+
+static void *
+issuer_thread(void *arg)
+{
+	struct issuer_job *j = arg;
+
+	for (int i = 0; i < PER_THREAD; i++) {
+		char serial[CR_PKI_SERIAL_HEX];
+		struct cr_pki_request r;
+		struct cr_pki_issued is;
+
+		cr_pki_serial_new(serial);
+		r = request((enum cr_cert_type)(i % CR_CERT_TYPE_COUNT), j->der[i], j->len[i], serial);
+		if (cr_pki_issue(F.p, &r, &is) == CR_OK) {
+			const unsigned char *q = is.der;
+			X509 *x = d2i_X509(NULL, &q, (long)is.der_len);
+
+			j->ok += x != NULL && verify(x, r.type, NULL) == X509_V_OK;
+			X509_free(x);
+		}
+		cr_pki_issued_free(&is);
+	}
+	return NULL;
+}
+
+static void
+test_issue_threads(void **state)
+{
+	struct issuer_job jobs[N_THREADS];
+	pthread_t th[N_THREADS];
+
+	(void)state;
+	memset(jobs, 0, sizeof(jobs));
+	for (int t = 0; t < N_THREADS; t++)
+		for (int i = 0; i < PER_THREAD; i++) {
+			EVP_PKEY *k = EVP_EC_gen("P-256");
+
+			assert_non_null(k);
+			jobs[t].der[i] = spki(k, &jobs[t].len[i]);
+			EVP_PKEY_free(k);
+		}
+	for (int t = 0; t < N_THREADS; t++)
+		assert_int_equal(pthread_create(&th[t], NULL, issuer_thread, &jobs[t]), 0);
+	for (int t = 0; t < N_THREADS; t++) {
+		assert_int_equal(pthread_join(th[t], NULL), 0);
+		assert_int_equal(jobs[t].ok, PER_THREAD);
+		for (int i = 0; i < PER_THREAD; i++)
+			OPENSSL_free(jobs[t].der[i]);
+	}
+}
+
 static void
 test_issue_demo_and_chain(void **state)
 {
@@ -590,6 +854,18 @@ test_issue_demo_and_chain(void **state)
 	assert_int_equal(X509_get_key_usage(x), KU_KEY_AGREEMENT);
 	assert_int_equal(X509_NAME_entry_count(X509_get_subject_name(x)), 3); /* C, O, CN: empty OU/title left out */
 	assert_int_equal(verify(x, CR_CERT_ENCRYPTION, NULL), X509_V_OK);
+	/* A P-256 key of its own, uncompressed, its SKI as for a request. */
+	{
+		char group[64];
+		EVP_PKEY *pk = X509_get0_pubkey(x);
+
+		assert_non_null(pk);
+		assert_int_equal(EVP_PKEY_get_group_name(pk, group, sizeof(group), NULL), 1);
+		assert_string_equal(group, "prime256v1");
+		assert_int_equal(ASN1_STRING_length(X509_get0_pubkey_bitstr(x)), 65);
+		assert_int_equal(ASN1_STRING_get0_data(X509_get0_pubkey_bitstr(x))[0], 0x04);
+		assert_ski_is_sha1_of_key(x);
+	}
 	X509_free(x);
 	cr_pki_issued_free(&is);
 	cr_pki_issued_free(&is); /* twice is harmless */
@@ -1126,6 +1402,9 @@ main(void)
 		cmocka_unit_test(test_issue_each_type),
 		cmocka_unit_test(test_issue_rsa_encryption),
 		cmocka_unit_test(test_issue_bad_requests),
+		cmocka_unit_test(test_request_key_p256),
+		cmocka_unit_test(test_request_key_p384_rsa),
+		cmocka_unit_test(test_issue_threads),
 		cmocka_unit_test(test_issue_demo_and_chain),
 		cmocka_unit_test(test_serials),
 		cmocka_unit_test(test_open_refuses),
