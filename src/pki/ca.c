@@ -263,6 +263,7 @@ oid_ok(const char *s)
 }
 
 static bool make_profile_exts(struct pki_ca *ca, enum cr_cert_type t);
+static time_t asn1_time(const ASN1_TIME *a);
 
 static enum cr_err
 open_profile(const struct cr_pki_profile *pr, enum cr_cert_type t, X509 *root, struct pki_ca *ca)
@@ -285,6 +286,10 @@ open_profile(const struct cr_pki_profile *pr, enum cr_cert_type t, X509 *root, s
 		return CR_ERR_CONFIG;
 	}
 	ca->validity_days = pr->validity_days;
+	if ((ca->not_after = asn1_time(X509_get0_notAfter(ca->cert))) == 0) {
+		cr_error("pki", "%s: its notAfter cannot be read", pr->ca_cert_file);
+		return CR_ERR_CONFIG;
+	}
 	if (!copy_str(ca->policy_oid, sizeof(ca->policy_oid), pr->policy_oid) || !oid_ok(ca->policy_oid) ||
 	    !copy_str(ca->crl_url, sizeof(ca->crl_url), pr->crl_url) || !url_ok(ca->crl_url) ||
 	    !copy_str(ca->aia_url, sizeof(ca->aia_url), pr->aia_url) || !url_ok(ca->aia_url)) {
@@ -755,6 +760,9 @@ cr_pki_issue(const struct cr_pki *p, const struct cr_pki_request *r, struct cr_p
 		return CR_ERR_INVALID;
 	b = (struct build){r->type, &r->subject, &k, r->serial_hex, r->not_before,
 	    r->not_after != 0 ? r->not_after : r->not_before + (time_t)p->ca[r->type].validity_days * 86400};
+	/* Never beyond the issuing CA itself (RFC 5280 path validation would reject it later). */
+	if (b.not_after > p->ca[r->type].not_after)
+		b.not_after = p->ca[r->type].not_after;
 	return build_cert(p, &b, out);
 }
 

@@ -82,7 +82,8 @@ struct cr_pki_request {
 	const char *serial_hex;   /* from cr_pki_serial_new */
 	time_t not_before;
 	time_t not_after;         /* 0: not_before + the type's validity_days; else this (the DEV demo
-	                             inventory's dates), after not_before */
+	                             inventory's dates), after not_before; either way no later than the
+	                             issuing CA's own notAfter */
 };
 
 /* Issues the certificate r describes under its type's CA: version 3, the serial, subject

@@ -21,6 +21,7 @@ struct pki_ca {
 	X509 *cert;
 	EVP_PKEY *key;
 	int validity_days;
+	time_t not_after;             /* the CA certificate's own: issued certificates end no later */
 	char policy_oid[PKI_OID_MAX]; /* "" none */
 	char crl_url[PKI_URL_MAX];    /* "" none */
 	char aia_url[PKI_URL_MAX];    /* "" none */

@@ -13,6 +13,8 @@
  * Passwords and everything derived from them are wiped after use and never logged.
  */
 #include <stdlib.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -270,7 +272,15 @@ cr_pki_passphrase_hash(const struct cr_pki *p, const char *passphrase, char out[
 bool
 cr_pki_passphrase_check(const char *hash, const char *passphrase)
 {
+	unsigned long long m = 0, t = 0, par = 0;
+	int used = 0;
+
 	if (hash == NULL || passphrase == NULL || strnlen(hash, CR_PASSPHRASE_HASH_LEN) == CR_PASSPHRASE_HASH_LEN)
+		return false;
+	/* The string comes from the database: its cost is bounded like the vault's before anything runs
+	   (a forged m or t would hang a thread or take all memory). */
+	if (sscanf(hash, "$argon2id$v=19$m=%llu,t=%llu,p=%llu$%n", &m, &t, &par, &used) != 3 || used == 0 || par != 1 ||
+	    !pki_kdf_ok(t, (size_t)(m > SIZE_MAX / 1024 ? 0 : m * 1024)))
 		return false;
 	return crypto_pwhash_str_verify(hash, passphrase, strlen(passphrase)) == 0;
 }

@@ -274,7 +274,9 @@ cr_page_certificate_pem(struct cr_req *req, struct cr_resp *resp)
 		return;
 	cr_req_flow(req, &c);
 	cr_buf_init(&der, CERT_DER_MAX);
-	if ((err = cr_flow_certificate_get(&c, cert_param(req, false), &der)) != CR_OK) {
+	if ((err = cr_flow_certificate_get(&c, cert_param(req, false), &der)) == CR_OK && der.len == 0)
+		err = CR_ERR_NOTFOUND; /* a row without its DER (an old import): nothing to give */
+	if (err != CR_OK) {
 		cr_buf_free(&der);
 		cr_render_error(req, resp, err == CR_ERR_NOTFOUND ? 404 : 500,
 		    err == CR_ERR_NOTFOUND ? "err_not_found" : "err_internal", NULL);

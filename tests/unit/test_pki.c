@@ -1392,6 +1392,17 @@ test_passphrase(void **state)
 	assert_int_equal(cr_pki_passphrase_hash(F.p, pass, h2), CR_OK);
 	assert_string_not_equal(h, h2); /* salted */
 	assert_int_equal(cr_pki_passphrase_hash(F.p, "", h2), CR_ERR_INVALID);
+	/* A string from a tampered database row with an absurd cost is refused before Argon2id runs:
+	   this test would hang (or take gigabytes) otherwise. */
+	assert_false(cr_pki_passphrase_check("$argon2id$v=19$m=4194304,t=4294967295,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
+	                                     "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+	    pass));
+	assert_false(cr_pki_passphrase_check("$argon2id$v=19$m=65536,t=2,p=4$c2FsdHNhbHRzYWx0c2FsdA$"
+	                                     "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+	    pass));
+	assert_false(cr_pki_passphrase_check("$argon2i$v=19$m=65536,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
+	                                     "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+	    pass));
 }
 
 int
