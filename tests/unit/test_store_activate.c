@@ -744,6 +744,138 @@ test_crl_number_next(void **state)
 	assert_int_equal(v, 4);
 }
 
+/* ---- copying (migrate-sqlite-to-postgres): step 4's tables and columns ---- */
+
+/* Copies every table of f's database into a fresh one (a second fixture) and checks step 4's rows
+   there through the store. On PostgreSQL the copy goes PostgreSQL -> PostgreSQL: the statements
+   and sequences on the target side are the ones the migration command uses. */
+static void
+test_copy_step4(void **state)
+{
+	struct fx *f = *state, *t;
+	void *tstate = NULL;
+	static struct cr_vault_row k;
+	struct cr_signing_account a;
+	struct cr_issuance i, got;
+	struct cr_revocation_state r;
+	struct cr_revoked_row rows[4];
+	struct cr_cert_view v[4];
+	int64_t alice = holder(f, "alice"), org = org_of(f), acct = account(f, "alice.sign", alice);
+	int64_t old = fx_make_cert(f->db, "cd01", CR_CERT_CLOUDSIGN, NULL, NOW + 30 * DAY, alice, org);
+	int64_t neu = fx_make_cert(f->db, "cd02", CR_CERT_CLOUDSIGN, NULL, NOW + 400 * DAY, alice, org);
+	int64_t app = application(f, alice, old), k_old = vault_key(f, acct, old, 1), k_new = vault_key(f, acct, 0, 2);
+	int64_t k_gone = vault_key(f, acct, 0, 3), res = 0, ab = 0, id = 0, num = 0, acct2 = 0;
+	size_t n = 0;
+	int tries = 0;
+	long copied, total = 0;
+	char q[256];
+
+	/* Step 4 as the flow leaves it: an abandoned try, then one issued; the old certificate superseded
+	   and the new one revoked; a locked account with a claim; CRL numbers. */
+	issuance_of(&i, old, app, alice, acct, k_gone, "cd03");
+	assert_int_equal(cr_db_issuance_reserve(f->db, &i, &ab), CR_OK);
+	assert_int_equal(cr_db_issuance_abandon(f->db, ab, NOW + 1), CR_OK);
+	assert_int_equal(cr_db_vault_key_destroy(f->db, k_gone, NOW + 1), CR_OK);
+	issuance_of(&i, old, app, alice, acct, k_new, "cd02");
+	i.serial_hex[0] = 'e'; /* "ed02": not the certificate's serial yet when reserved */
+	assert_int_equal(cr_db_issuance_reserve(f->db, &i, &res), CR_OK);
+	assert_int_equal(cr_db_issuance_done(f->db, res, neu, NOW + 2), CR_OK);
+	assert_int_equal(cr_db_vault_key_bind(f->db, k_new, neu), CR_OK);
+	assert_int_equal(cr_db_cert_issued_here(f->db, neu, HASH_A), CR_OK);
+	assert_int_equal(cr_db_cert_supersede(f->db, old, neu), CR_OK);
+	assert_int_equal(cr_db_revocation_wrong(f->db, neu, 5, NOW + 60, &tries), CR_OK);
+	assert_int_equal(cr_db_cert_revoke(f->db, neu, 3, NOW + 3), CR_OK);
+	assert_int_equal(cr_db_account_wrong(f->db, acct, 1, NOW + 900, &tries), CR_OK);
+	assert_int_equal(cr_db_account_wrong(f->db, acct, 3, NOW + 900, &tries), CR_OK);
+	assert_int_equal(cr_db_account_claim(f->db, acct, NOW, NOW + 30), CR_OK);
+	assert_int_equal(cr_db_crl_number_next(f->db, "cloudsign", NOW + 4, &num), CR_OK);
+	assert_int_equal(cr_db_crl_number_next(f->db, "cloudsign", NOW + 5, &num), CR_OK);
+
+	assert_int_equal(fx_setup(&tstate), 0);
+	t = tstate;
+	assert_int_equal(cr_db_begin(t->db), CR_OK);
+	for (size_t tb = 0; tb < cr_db_copy_table_count(); tb++) {
+		assert_int_equal(cr_db_copy_table(f->db, t->db, tb, &copied), CR_OK);
+		total += copied;
+	}
+	assert_int_equal(cr_db_copy_finish(t->db), CR_OK);
+	assert_int_equal(cr_db_commit(t->db), CR_OK);
+	assert_true(total > 10);
+	for (size_t tb = 0; tb < cr_db_copy_table_count(); tb++) {
+		long a_rows = -1, b_rows = -2;
+
+		assert_int_equal(cr_db_copy_table_rows(f->db, tb, &a_rows), CR_OK);
+		assert_int_equal(cr_db_copy_table_rows(t->db, tb, &b_rows), CR_OK);
+		assert_int_equal(a_rows, b_rows);
+	}
+	assert_int_equal(fx_query_int(t, "SELECT count(*) FROM signing_accounts"), 1);
+	assert_int_equal(fx_query_int(t, "SELECT count(*) FROM vault_keys"), 3);
+	assert_int_equal(fx_query_int(t, "SELECT count(*) FROM issuances"), 2);
+	assert_int_equal(fx_query_int(t, "SELECT count(*) FROM crl_numbers"), 1);
+
+	/* The account: salt (a blob), counters, lock and claim. */
+	assert_int_equal(cr_db_account_get(t->db, "alice.sign", alice, &a), CR_OK);
+	assert_int_equal(a.id, acct);
+	for (size_t b = 0; b < sizeof(a.kdf_salt); b++)
+		assert_int_equal(a.kdf_salt[b], 0xa0 + b);
+	assert_int_equal(a.kdf_mem, 65536);
+	assert_int_equal(a.wrong_tries, 1);
+	assert_int_equal(a.locked_until, NOW + 900);
+	assert_int_equal(a.busy_until, NOW + 30);
+	/* Keys: bound, bound later, destroyed (NULL blob, time kept). */
+	assert_int_equal(cr_db_vault_key_of_cert(t->db, acct, old, &k), CR_OK);
+	assert_int_equal(k.id, k_old);
+	assert_int_equal(k.sealed_len, 200);
+	assert_int_equal(k.sealed[0], 0);
+	assert_int_equal(k.sealed[199], (unsigned char)(1 ^ 199));
+	assert_int_equal(cr_db_vault_key_of_cert(t->db, acct, neu, &k), CR_OK);
+	assert_int_equal(k.id, k_new);
+	assert_int_equal(k.public_len, 91);
+	snprintf(q, sizeof(q), "SELECT destroyed_at FROM vault_keys WHERE id = %lld AND sealed IS NULL", (long long)k_gone);
+	assert_int_equal(fx_query_int(t, q), NOW + 1);
+	/* Issuances: the issued one, and the abandoned one's serial still taken. */
+	assert_int_equal(cr_db_issuance_of(t->db, old, &got), CR_OK);
+	assert_int_equal(got.id, res);
+	assert_string_equal(got.state, "issued");
+	assert_int_equal(got.new_cert_id, neu);
+	assert_int_equal(got.issued_at, NOW + 2);
+	assert_string_equal(got.revocation_hash, HASH_A);
+	snprintf(q, sizeof(q), "SELECT abandoned_at FROM issuances WHERE id = %lld AND new_cert_id IS NULL", (long long)ab);
+	assert_int_equal(fx_query_int(t, q), NOW + 1);
+	issuance_of(&i, neu, app, alice, acct, k_new, "cd03");
+	assert_int_equal(cr_db_issuance_reserve(t->db, &i, &id), CR_ERR_CONFLICT);
+	/* The certificates' new columns. */
+	assert_int_equal(cr_db_revocation_state(t->db, neu, &r), CR_OK);
+	assert_string_equal(r.hash, HASH_A);
+	assert_int_equal(r.revoked_at, NOW + 3);
+	assert_int_equal(r.wrong, 0);
+	assert_int_equal(r.locked_until, 0);
+	assert_int_equal(cr_db_revoked_of_type(t->db, "cloudsign", NOW, rows, 4, &n), CR_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].serial_hex, "cd02");
+	assert_int_equal(rows[0].reason, 3);
+	assert_int_equal(cr_db_holder_issued_certs(t->db, alice, v, 4, &n), CR_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0].c.id, neu);
+	snprintf(q, sizeof(q), "SELECT superseded_by FROM certificates WHERE id = %lld AND status = 'superseded'",
+	    (long long)old);
+	assert_int_equal(fx_query_int(t, q), neu);
+	snprintf(q, sizeof(q), "SELECT count(*) FROM certificates WHERE revocation_hash IS NULL AND revoked_at IS NULL"
+	    " AND revocation_reason IS NULL AND issued_here = 0 AND revocation_wrong = 0 AND id = %lld", (long long)old);
+	assert_int_equal(fx_query_int(t, q), 1);
+	/* CRL numbers go on; new rows get fresh ids (PostgreSQL: the sequences were moved). */
+	assert_int_equal(cr_db_crl_number_next(t->db, "cloudsign", NOW + 6, &num), CR_OK);
+	assert_int_equal(num, 3);
+	acct2 = account(t, "bob.sign", alice);
+	assert_int_equal(acct2, acct + 1);
+	assert_int_equal(vault_key(t, acct2, 0, 4), k_gone + 1);
+	issuance_of(&i, neu, app, alice, acct2, k_new, "cd04");
+	assert_int_equal(cr_db_issuance_reserve(t->db, &i, &id), CR_OK);
+	assert_int_equal(id, res + 1);
+
+	assert_int_equal(fx_teardown(&tstate), 0);
+}
+
 int
 main(void)
 {
@@ -761,6 +893,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_holder_issued_certs, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_revoked_of_type, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_crl_number_next, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_copy_step4, fx_setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
