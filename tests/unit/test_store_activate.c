@@ -15,6 +15,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <pthread.h>
+#include <unistd.h>
 
 #include "store/store.h"
 #include "support/dbfx.h"
@@ -744,6 +746,78 @@ test_crl_number_next(void **state)
 	assert_int_equal(v, 4);
 }
 
+/* ---- concurrency: double clicks and second tabs, each on its own connection ---- */
+
+#define RACERS 4
+
+struct racer {
+	struct cr_store *st;
+	pthread_barrier_t *go;
+	int64_t acct, renewed, app, holder_id, key;
+	int n;
+	enum cr_err claim, reserve, commit;
+};
+
+static void *
+racer_main(void *arg)
+{
+	struct racer *r = arg;
+	struct cr_db *db = cr_store_get(r->st);
+	struct cr_issuance i;
+	int64_t id = 0;
+	char serial[40];
+
+	snprintf(serial, sizeof(serial), "5e%030d", r->n);
+	issuance_of(&i, r->renewed, r->app, r->holder_id, r->acct, r->key, serial);
+	pthread_barrier_wait(r->go);
+	r->commit = cr_db_begin(db);
+	if (r->commit == CR_OK) {
+		r->claim = cr_db_account_claim(db, r->acct, NOW, NOW + 60);
+		r->reserve = cr_db_issuance_reserve(db, &i, &id);
+		usleep(20000); /* hold the locks a moment: the others wait on them */
+		r->commit = cr_db_commit(db);
+	}
+	cr_store_put(r->st, db);
+	return NULL;
+}
+
+/* RACERS requests at once: one claim and one reservation win, the others get CR_ERR_CONFLICT (not an
+   error: on PostgreSQL their transactions go on and commit). */
+static void
+test_concurrent_claim_reserve(void **state)
+{
+	struct fx *f = *state;
+	struct cr_store *st = NULL;
+	struct racer r[RACERS];
+	pthread_t th[RACERS];
+	pthread_barrier_t go;
+	int64_t alice = holder(f, "alice"), acct = account(f, "alice.sign", alice);
+	int64_t renewed = fx_make_cert(f->db, "9901", CR_CERT_CLOUDSIGN, NULL, NOW + 30 * DAY, alice, org_of(f));
+	int64_t app = application(f, alice, renewed), key = vault_key(f, acct, 0, 1);
+	int claims = 0, reserves = 0;
+
+	assert_int_equal(cr_store_open(f->url, RACERS, &st), CR_OK);
+	assert_int_equal(pthread_barrier_init(&go, NULL, RACERS), 0);
+	for (int n = 0; n < RACERS; n++) {
+		r[n] = (struct racer){st, &go, acct, renewed, app, alice, key, n, CR_ERR_IO, CR_ERR_IO, CR_ERR_IO};
+		assert_int_equal(pthread_create(&th[n], NULL, racer_main, &r[n]), 0);
+	}
+	for (int n = 0; n < RACERS; n++)
+		assert_int_equal(pthread_join(th[n], NULL), 0);
+	pthread_barrier_destroy(&go);
+	cr_store_close(st);
+	for (int n = 0; n < RACERS; n++) {
+		assert_int_equal(r[n].commit, CR_OK);
+		assert_true(r[n].claim == CR_OK || r[n].claim == CR_ERR_CONFLICT);
+		assert_true(r[n].reserve == CR_OK || r[n].reserve == CR_ERR_CONFLICT);
+		claims += r[n].claim == CR_OK;
+		reserves += r[n].reserve == CR_OK;
+	}
+	assert_int_equal(claims, 1);
+	assert_int_equal(reserves, 1);
+	assert_int_equal(fx_query_int(f, "SELECT count(*) FROM issuances"), 1);
+}
+
 /* ---- copying (migrate-sqlite-to-postgres): step 4's tables and columns ---- */
 
 /* Copies every table of f's database into a fresh one (a second fixture) and checks step 4's rows
@@ -893,6 +967,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_holder_issued_certs, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_revoked_of_type, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_crl_number_next, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_claim_reserve, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_copy_step4, fx_setup, fx_teardown),
 	};
 
