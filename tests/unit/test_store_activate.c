@@ -902,6 +902,9 @@ test_copy_step4(void **state)
 	assert_int_equal(k.sealed_len, 200);
 	assert_int_equal(k.sealed[0], 0);
 	assert_int_equal(k.sealed[199], (unsigned char)(1 ^ 199));
+	/* Two blobs of one source row, each its own bytes (the source may be PostgreSQL too). */
+	for (size_t b = 0; b < k.public_len; b++)
+		assert_int_equal(k.public_der[b], (unsigned char)(1 + b));
 	assert_int_equal(cr_db_vault_key_of_cert(t->db, acct, neu, &k), CR_OK);
 	assert_int_equal(k.id, k_new);
 	assert_int_equal(k.public_len, 91);
