@@ -2,7 +2,8 @@
 # The whole test suite, as `make test` runs it (after scripts/install-deps.sh):
 #   1. npm ci when node_modules is missing or older than package-lock.json
 #   2. make all
-#   3. cmocka unit tests (build/tests/test_*), and the store's and the flows' (step 1, step 2) again against a throw-away PostgreSQL
+#   3. cmocka unit tests (build/tests/test_*), and the store's (steps 1-4) and the flows' (steps 1-3) again against a
+#      throw-away PostgreSQL
 #   4. node:test suites against build/: integration (SQLite, then again with CR_TEST_DB=postgres on
 #      throw-away PostgreSQL 15 servers), interop (oidc-provider), e2e (chromium). Two integration files
 #      always use their own PostgreSQL whatever CR_TEST_DB says (nginx.test.mjs: two instances behind nginx;
@@ -114,10 +115,11 @@ run_unit() {
 	fi
 }
 
-# run_unit_pg BUILD_DIR: the unit tests that need a store (test_store, test_flow, test_identity_flow, test_confirm_flow, test_activate_flow) again against a
+# run_unit_pg BUILD_DIR: the unit tests that need a store (test_store, test_store_activate, test_flow, test_identity_flow,
+# test_confirm_flow, test_activate_flow) again against a
 # throw-away PostgreSQL (tests/lib/postgres.mjs starts it, sets CR_TEST_DATABASE_URL, stops and removes it).
 run_unit_pg() {
-	for name in test_store test_flow test_identity_flow test_confirm_flow test_activate_flow; do
+	for name in test_store test_store_activate test_flow test_identity_flow test_confirm_flow test_activate_flow; do
 		run_unit_pg_one "$1" "$name"
 	done
 }

@@ -8,7 +8,9 @@
  * text, blobs as binary. Results come back in text format in single-row mode,
  * so a long result (the audit chain) is streamed, not held in memory; a caller
  * that stops early has the rest drained by db_reset. Booleans arrive as 't'/'f',
- * bytea as "\x<hex>" (decoded into a per-statement buffer).
+ * bytea as "\x<hex>" (decoded into a buffer per statement and column, so that
+ * every blob of a row stays valid until the next step, as db_int.h promises: the
+ * copy binds all of a row's blobs before it inserts).
  *
  * Errors: SQLSTATE class 23 (integrity constraint violation: unique, foreign
  * key, check, and the audit log's trigger) is a conflict, the rest I/O. In
@@ -40,6 +42,12 @@
 
 enum pg_state { PG_IDLE, PG_RUNNING, PG_DONE, PG_FAILED };
 
+/* A decoded bytea column, reused row after row. */
+struct pg_blob {
+	unsigned char *p;
+	size_t cap;
+};
+
 struct pg_stmt {
 	struct db_stmt base;
 	char name[16];
@@ -52,8 +60,8 @@ struct pg_stmt {
 	Oid types[DB_MAX_PARAMS];
 	char nums[DB_MAX_PARAMS][24];
 	PGresult *row; /* the current row (single-row mode) */
-	unsigned char *blob;
-	size_t blob_cap;
+	struct pg_blob *blobs; /* decoded bytea, one buffer per column index; nblobs of them */
+	int nblobs;
 	char sqlstate[6];
 	char errmsg[256];
 };
@@ -319,12 +327,14 @@ pg_col_bool(struct db_stmt *st, int i)
 	return pg_col_int(st, i) != 0;
 }
 
-/* bytea in text format is "\x" and two hex digits a byte (bytea_output = hex, the default). */
+/* bytea in text format is "\x" and two hex digits a byte (bytea_output = hex, the default).
+   Column i has its own buffer: another blob column of the same row must not overwrite it. */
 static const void *
 pg_col_blob(struct db_stmt *st, int i, size_t *len)
 {
 	struct pg_stmt *s = PS(st);
 	const char *v = pg_col_text(st, i);
+	struct pg_blob *b;
 	size_t n;
 
 	*len = 0;
@@ -334,20 +344,30 @@ pg_col_blob(struct db_stmt *st, int i, size_t *len)
 		cr_error("store", "bytea not in hex format (set bytea_output = hex)");
 		return NULL;
 	}
+	if (i >= s->nblobs) {
+		struct pg_blob *grown = realloc(s->blobs, (size_t)(i + 1) * sizeof(*grown));
+
+		if (grown == NULL)
+			return NULL;
+		memset(grown + s->nblobs, 0, (size_t)(i + 1 - s->nblobs) * sizeof(*grown));
+		s->blobs = grown;
+		s->nblobs = i + 1;
+	}
+	b = &s->blobs[i];
 	v += 2;
 	n = strlen(v) / 2;
-	if (n + 1 > s->blob_cap) {
-		unsigned char *b = realloc(s->blob, n + 1);
+	if (n + 1 > b->cap) {
+		unsigned char *p = realloc(b->p, n + 1);
 
-		if (b == NULL)
+		if (p == NULL)
 			return NULL;
-		s->blob = b;
-		s->blob_cap = n + 1;
+		b->p = p;
+		b->cap = n + 1;
 	}
-	if (sodium_hex2bin(s->blob, s->blob_cap, v, 2 * n, NULL, &n, NULL) != 0)
+	if (sodium_hex2bin(b->p, b->cap, v, 2 * n, NULL, &n, NULL) != 0)
 		return NULL;
 	*len = n;
-	return s->blob;
+	return b->p;
 }
 
 static void
@@ -511,7 +531,9 @@ pg_close(struct cr_db *cdb)
 
 	for (int i = 0; i < DB_STMT_CACHE; i++) {
 		PQclear(db->cache[i].row);
-		free(db->cache[i].blob);
+		for (int b = 0; b < db->cache[i].nblobs; b++)
+			free(db->cache[i].blobs[b].p);
+		free(db->cache[i].blobs);
 	}
 	PQfinish(db->conn);
 	free(db);

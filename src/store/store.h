@@ -498,7 +498,8 @@ enum cr_err cr_db_account_get(struct cr_db *db, const char *name, int64_t holder
 enum cr_err cr_db_account_claim(struct cr_db *db, int64_t id, time_t now, time_t until);
 enum cr_err cr_db_account_release(struct cr_db *db, int64_t id);
 /* A wrong password: counts it; the max-th in a row locks the account until lock_until (and starts
-   the count again). *tries gets the count after this one, 0 when it locked. */
+   the count again). *tries gets the count after this one, 0 when it locked. CR_ERR_NOTFOUND for
+   no such account. */
 enum cr_err cr_db_account_wrong(struct cr_db *db, int64_t id, int max, time_t lock_until, int *tries);
 /* A right password: the count of wrong ones starts again. */
 enum cr_err cr_db_account_right(struct cr_db *db, int64_t id);
@@ -516,8 +517,9 @@ enum cr_err cr_db_vault_key_of_cert(struct cr_db *db, int64_t account_id, int64_
 enum cr_err cr_db_vault_key_bind(struct cr_db *db, int64_t key_id, int64_t cert_id);
 /* Destroys one key (the sealed blob is overwritten with NULL, destroyed_at set). */
 enum cr_err cr_db_vault_key_destroy(struct cr_db *db, int64_t key_id, time_t now);
-/* Up to max ids of live keys whose certificate expired before now or was superseded and expired:
-   what `certrenew jobs` destroys. */
+/* Up to max ids (lowest first) of live keys whose certificate is superseded or revoked and expired
+   (not_after <= now): what `certrenew jobs` destroys. The key of a certificate that expired without
+   being renewed stays (the account's only key). */
 enum cr_err cr_db_vault_keys_expired(struct cr_db *db, time_t now, int64_t *ids, size_t max, size_t *n);
 
 /* An issuance: reserved (serial and key on record) before the CA signs, issued when the
@@ -559,7 +561,8 @@ struct cr_revocation_state {
 	time_t locked_until, revoked_at;
 };
 enum cr_err cr_db_revocation_state(struct cr_db *db, int64_t cert_id, struct cr_revocation_state *out);
-/* Counts a wrong passphrase; the max-th locks until lock_until. *tries as cr_db_account_wrong. */
+/* Counts a wrong passphrase; the max-th locks until lock_until. *tries and CR_ERR_NOTFOUND as
+   cr_db_account_wrong. */
 enum cr_err cr_db_revocation_wrong(struct cr_db *db, int64_t cert_id, int max, time_t lock_until, int *tries);
 /* Marks it revoked (status revoked, time, RFC 5280 reason). CR_ERR_CONFLICT when revoked already. */
 enum cr_err cr_db_cert_revoke(struct cr_db *db, int64_t cert_id, int reason, time_t now);

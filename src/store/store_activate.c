@@ -139,13 +139,14 @@ static const char SQL_ACCOUNT_WRONG[] =
     " wrong_tries = CASE WHEN wrong_tries + 1 >= $2 THEN 0 ELSE wrong_tries + 1 END"
     " WHERE id = $1 RETURNING wrong_tries";
 
-/* Shared by the account's password and a certificate's revocation passphrase. */
+/* Shared by the account's password and a certificate's revocation passphrase. No row (no such
+   account or certificate) is CR_ERR_NOTFOUND, not a database error. */
 static enum cr_err
 count_wrong(struct cr_db *db, const char *sql, int64_t id, int max, time_t lock_until, int *tries, const char *what)
 {
 	struct db_stmt *st;
-	int64_t n = 0;
-	enum cr_err err;
+	enum db_rc rc;
+	enum cr_err err = CR_OK;
 
 	*tries = 0;
 	if ((st = db_prep(db, sql)) == NULL)
@@ -153,8 +154,11 @@ count_wrong(struct cr_db *db, const char *sql, int64_t id, int max, time_t lock_
 	db_bind_int(st, 1, id);
 	db_bind_int(st, 2, max);
 	db_bind_int(st, 3, lock_until);
-	if ((err = insert_id(st, what, &n)) == CR_OK)
-		*tries = (int)n;
+	if ((rc = db_step(st)) == DB_ROW)
+		*tries = (int)db_col_int(st, 0);
+	else
+		err = rc == DB_DONE ? CR_ERR_NOTFOUND : db_err(st, what);
+	db_reset(st);
 	return err;
 }
 

@@ -44,6 +44,7 @@ struct copy_table {
 #define P16 P14 ", $15, $16"
 #define P13 P12 ", $13"
 #define P17 P16 ", $17"
+#define P23 P17 ", $18, $19, $20, $21, $22, $23"
 
 TABLE_SQL(ORG, "organisations", "id, code, name", "id", P3)
 TABLE_SQL(PEOPLE, "people",
@@ -51,7 +52,8 @@ TABLE_SQL(PEOPLE, "people",
 TABLE_SQL(ROLES, "staff_roles", "person_id, role, org_id", "person_id, role", P3)
 TABLE_SQL(CERTS, "certificates",
     "id, serial_hex, type, status, not_before, not_after, holder_id, email, org_id, department, position,"
-    " tx_limit, proxy_qualification, signing_account, der, created_at", "id", P16)
+    " tx_limit, proxy_qualification, signing_account, der, created_at, revocation_hash, revocation_wrong,"
+    " revocation_locked_until, superseded_by, revoked_at, revocation_reason, issued_here", "id", P23)
 TABLE_SQL(CONF, "confirmations", "cert_id, decision, decided_by, decided_at", "cert_id", P4)
 TABLE_SQL(RENEW, "renewals", "cert_id, state, application_id, updated_at", "cert_id", P4)
 TABLE_SQL(SESS, "sessions", "id_hash, person_id, created_at, last_seen, ip", "id_hash", P5)
@@ -89,6 +91,14 @@ TABLE_SQL(SIGS, "signatures",
     "id, application_id, holder_id, document_id, eid_request_id, at, passed, why, signer_subject, signing_time, acr,"
     " auth_time, cms_sha256, cms_sealed, validation_sealed, id_token_sealed", "id", P16)
 
+TABLE_SQL(ACCOUNTS, "signing_accounts",
+    "id, name, holder_id, kdf_salt, kdf_ops, kdf_mem, wrong_tries, locked_until, busy_until, created_at", "id", P10)
+TABLE_SQL(VAULT, "vault_keys", "id, account_id, cert_id, public_der, sealed, created_at, destroyed_at", "id", P7)
+TABLE_SQL(ISSUANCES, "issuances",
+    "id, renewed_cert_id, application_id, holder_id, account_id, vault_key_id, serial_hex, revocation_hash, state,"
+    " reserved_at, issued_at, abandoned_at, new_cert_id", "id", P13)
+TABLE_SQL(CRLNUM, "crl_numbers", "type, last_number, published_at", "type", P3)
+
 static const char ORG_SETVAL_PG[] = SETVAL_PG("organisations");
 static const char PEOPLE_SETVAL_PG[] = SETVAL_PG("people");
 static const char CERTS_SETVAL_PG[] = SETVAL_PG("certificates");
@@ -102,6 +112,9 @@ static const char POSITIONS_SETVAL_PG[] = SETVAL_PG("positions");
 static const char DOCS_SETVAL_PG[] = SETVAL_PG("app_documents");
 static const char EIDREQ_SETVAL_PG[] = SETVAL_PG("eid_requests");
 static const char SIGS_SETVAL_PG[] = SETVAL_PG("signatures");
+static const char ACCOUNTS_SETVAL_PG[] = SETVAL_PG("signing_accounts");
+static const char VAULT_SETVAL_PG[] = SETVAL_PG("vault_keys");
+static const char ISSUANCES_SETVAL_PG[] = SETVAL_PG("issuances");
 
 #define T(var, tbl, types, setval) {tbl, types, var##_SEL, var##_INS, var##_CNT, setval}
 
@@ -110,7 +123,7 @@ static const struct copy_table tables[] = {
 	T(ORG, "organisations", "itt", ORG_SETVAL_PG),
 	T(PEOPLE, "people", "itttttitti", PEOPLE_SETVAL_PG),
 	T(ROLES, "staff_roles", "iti", NULL),
-	T(CERTS, "certificates", "itttiiititttttbi", CERTS_SETVAL_PG),
+	T(CERTS, "certificates", "itttiiititttttbi" "tiiiiii", CERTS_SETVAL_PG),
 	T(CONF, "confirmations", "itti", NULL),
 	T(RENEW, "renewals", "itii", NULL),
 	T(SESS, "sessions", "biiit", NULL),
@@ -129,6 +142,11 @@ static const struct copy_table tables[] = {
 	T(DOCS, "app_documents", "iiiittibtti", DOCS_SETVAL_PG),
 	T(EIDREQ, "eid_requests", "iiiittbii", EIDREQ_SETVAL_PG),
 	T(SIGS, "signatures", "iiiiiiittititbbb", SIGS_SETVAL_PG),
+	/* Step 4: accounts (people), their keys (certificates), issuances (applications, keys). */
+	T(ACCOUNTS, "signing_accounts", "itibiiiiii", ACCOUNTS_SETVAL_PG),
+	T(VAULT, "vault_keys", "iiibbii", VAULT_SETVAL_PG),
+	T(ISSUANCES, "issuances", "iiiiiitttiiii", ISSUANCES_SETVAL_PG),
+	T(CRLNUM, "crl_numbers", "tii", NULL),
 };
 
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))

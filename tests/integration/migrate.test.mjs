@@ -32,7 +32,8 @@ const TABLES = {
   people: ['id, govid_sub, name, name_zh, email, id_number, org_id, department, position, created_at', 'id'],
   staff_roles: ['person_id, role, org_id', 'person_id, role'],
   certificates: ['id, serial_hex, type, status, not_before, not_after, holder_id, email, org_id, department, position,'
-    + ' tx_limit, proxy_qualification, signing_account, HEX(der) AS der, created_at', 'id'],
+    + ' tx_limit, proxy_qualification, signing_account, HEX(der) AS der, created_at, revocation_hash, revocation_wrong,'
+    + ' revocation_locked_until, superseded_by, revoked_at, revocation_reason, issued_here', 'id'],
   confirmations: ['cert_id, decision, decided_by, decided_at', 'cert_id'],
   renewals: ['cert_id, state, application_id, updated_at', 'cert_id'],
   sessions: ['HEX(id_hash) AS id_hash, person_id, created_at, last_seen, ip', 'id_hash'],
@@ -61,9 +62,53 @@ const TABLES = {
   signatures: ['id, application_id, holder_id, document_id, eid_request_id, at, passed, why, signer_subject,'
     + ' signing_time, acr, auth_time, cms_sha256, HEX(cms_sealed) AS cms_sealed,'
     + ' HEX(validation_sealed) AS validation_sealed, HEX(id_token_sealed) AS id_token_sealed', 'id'],
+  signing_accounts: ['id, name, holder_id, HEX(kdf_salt) AS kdf_salt, kdf_ops, kdf_mem, wrong_tries, locked_until,'
+    + ' busy_until, created_at', 'id'],
+  vault_keys: ['id, account_id, cert_id, HEX(public_der) AS public_der, HEX(sealed) AS sealed, created_at, destroyed_at',
+    'id'],
+  issuances: ['id, renewed_cert_id, application_id, holder_id, account_id, vault_key_id, serial_hex, revocation_hash,'
+    + ' state, reserved_at, issued_at, abandoned_at, new_cert_id', 'id'],
+  crl_numbers: ['type, last_number, published_at', 'type'],
 };
 const SERIAL = ['organisations', 'people', 'certificates', 'outbox', 'applications', 'email_codes', 'identity_checks',
-  'photos', 'face_checks', 'positions', 'app_documents', 'eid_requests', 'signatures'];
+  'photos', 'face_checks', 'positions', 'app_documents', 'eid_requests', 'signatures', 'signing_accounts', 'vault_keys',
+  'issuances'];
+
+// Step 4's rows (activation is not wired into the portal yet, so they are written here as the store would):
+// WONG's signing account, an abandoned issuance with its destroyed key, an issued one whose new certificate
+// (issued here, revoked, with its passphrase hash) holds the bound key, an unbound key, CRL numbers.
+// The new certificate is revoked and far from expiry, so the pending page stays as it was.
+const STEP4_SQL = `
+INSERT INTO signing_accounts (name, holder_id, kdf_salt, kdf_ops, kdf_mem, wrong_tries, locked_until, busy_until, created_at)
+  SELECT 'wong.sign', id, X'A0A1A2A3A4A5A6A7A8A9AAABACADAEAF', 3, 65536, 2, 1750000900, 0, 1750000000
+  FROM people WHERE govid_sub = '${WONG.sub}';
+INSERT INTO certificates (serial_hex, type, status, not_before, not_after, holder_id, email, org_id, der, created_at,
+  revocation_hash, revocation_wrong, revocation_locked_until, revoked_at, revocation_reason, issued_here)
+  SELECT '7e57000000000000000000000000a001', 'cloudsign', 'revoked', 1750000000, 1850000000, c.holder_id, c.email,
+    c.org_id, X'3082000100', 1750000000, '$argon2id$v=19$m=65536,t=3,p=1$c2FsdA$aGFzaA', 1, 0, 1750000500, 1, 1
+  FROM certificates c JOIN people p ON p.id = c.holder_id WHERE p.govid_sub = '${WONG.sub}' ORDER BY c.id LIMIT 1;
+INSERT INTO vault_keys (account_id, cert_id, public_der, sealed, created_at, destroyed_at)
+  SELECT a.id, NULL, X'3059301306', NULL, 1750000100, 1750000200 FROM signing_accounts a;
+INSERT INTO vault_keys (account_id, cert_id, public_der, sealed, created_at, destroyed_at)
+  SELECT a.id, c.id, X'3059301307', X'00FF00FF', 1750000300, NULL
+  FROM signing_accounts a, certificates c WHERE c.serial_hex = '7e57000000000000000000000000a001';
+INSERT INTO vault_keys (account_id, cert_id, public_der, sealed, created_at, destroyed_at)
+  SELECT a.id, NULL, X'3059301308', X'', 1750000400, NULL FROM signing_accounts a;
+INSERT INTO issuances (renewed_cert_id, application_id, holder_id, account_id, vault_key_id, serial_hex, revocation_hash,
+    state, reserved_at, issued_at, abandoned_at, new_cert_id)
+  SELECT ac.cert_id, ac.application_id, a.holder_id, a.id, (SELECT min(id) FROM vault_keys), '7e57000000000000000000000000a000',
+    'h0', 'abandoned', 1750000100, NULL, 1750000250, NULL
+  FROM application_certs ac, signing_accounts a ORDER BY ac.cert_id LIMIT 1;
+INSERT INTO issuances (renewed_cert_id, application_id, holder_id, account_id, vault_key_id, serial_hex, revocation_hash,
+    state, reserved_at, issued_at, abandoned_at, new_cert_id)
+  SELECT ac.cert_id, ac.application_id, a.holder_id, a.id, (SELECT min(id) + 1 FROM vault_keys),
+    '7e57000000000000000000000000a001', 'h1', 'issued', 1750000300, 1750000350, NULL,
+    (SELECT id FROM certificates WHERE serial_hex = '7e57000000000000000000000000a001')
+  FROM application_certs ac, signing_accounts a ORDER BY ac.cert_id LIMIT 1;
+UPDATE certificates SET superseded_by = (SELECT id FROM certificates WHERE serial_hex = '7e57000000000000000000000000a001')
+  WHERE id = (SELECT min(renewed_cert_id) FROM issuances);
+INSERT INTO crl_numbers (type, last_number, published_at) VALUES ('cloudsign', 2, 1750000600), ('qualified', 1, 1750000700);
+`;
 
 let sys;
 let pg;
@@ -76,7 +121,9 @@ const sqlite = (q) => sys.sql(q);
 const onPg = (q) => pgRows(pgUrl, q);
 const rowsOf = (kind, table) => {
   const [cols, order] = TABLES[table];
-  const c = kind === 'pg' ? cols.replace(/HEX\((\w+)\)/g, "upper(encode($1, 'hex'))") : cols;
+  // SQLite's hex(NULL) is '' as hex(X'') is: keep NULL apart from a zero-length blob on both sides.
+  const c = kind === 'pg' ? cols.replace(/HEX\((\w+)\)/g, "upper(encode($1, 'hex'))")
+    : cols.replace(/HEX\((\w+)\)/g, 'CASE WHEN $1 IS NULL THEN NULL ELSE HEX($1) END');
   const q = `SELECT ${c} FROM ${table} ORDER BY ${order}`;
   return kind === 'pg' ? onPg(q) : sqlite(q);
 };
@@ -113,6 +160,7 @@ before(async () => {
   assert.equal(pend.status, 200);
   pendingBefore = parsePending(pend.html);
   await sys.portal.stop();
+  sqlite(STEP4_SQL);
 
   pg = await sharedPg();
   pgUrl = pg.createDatabase('crmig');
@@ -135,7 +183,8 @@ test('the copy covers every table and every column of the schema', T, () => {
 test('migrate-sqlite-to-postgres copies every table with its ids, blobs and NULLs; the audit chain verifies', T, async (t) => {
   const src = counts('sqlite');
   for (const table of ['people', 'certificates', 'sessions', 'audit_log', 'outbox', 'notices', 'applications',
-    'email_checks', 'email_codes', 'renewals', 'identity_checks', 'photos', 'face_checks']) {
+    'email_checks', 'email_codes', 'renewals', 'identity_checks', 'photos', 'face_checks', 'signing_accounts',
+    'vault_keys', 'issuances', 'crl_numbers']) {
     assert.ok(src[table] > 0, `the source has ${table} rows to copy`);
   }
   const m = migrate(pgUrl);
