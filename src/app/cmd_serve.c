@@ -237,7 +237,8 @@ static enum cr_err
 pki_pass(const struct cr_jobs *j, time_t now)
 {
 	const struct cr_config *cfg = j->cfg;
-	struct cr_flow_env env = {.pki = j->pki, .crl_dir = cfg->pki_crl_dir, .crl_hours = cfg->pki_crl_hours};
+	struct cr_flow_env env = {.pki = j->pki, .crl_dir = cfg->pki_crl_dir, .crl_hours = cfg->pki_crl_hours,
+	    .activation_claim_seconds = cfg->activation_claim_seconds};
 	struct cr_db *db = cr_store_get(j->store);
 	struct cr_flow_ctx c = {&env, db, now, NULL, NULL};
 	long entries = 0, destroyed = 0, published = 0;

@@ -369,7 +369,9 @@ enum cr_err cr_flow_crl_publish(const struct cr_flow_ctx *c, long *entries);
    or half of crl_hours gone (so relying parties never hold an expired CRL). *published counts the
    CRLs written. What `certrenew jobs` runs every pass. */
 enum cr_err cr_flow_crl_refresh(const struct cr_flow_ctx *c, long *published, long *entries);
-/* Destroys the vault keys of certificates superseded (or revoked) and expired. Audited per key. */
+/* Abandons reservations left by stopped activations (older than two claims; their keys destroyed)
+   and destroys the vault keys of certificates superseded (or revoked) and expired. Audited per key;
+   *destroyed counts both. */
 enum cr_err cr_flow_vault_purge(const struct cr_flow_ctx *c, long *destroyed);
 
 /* ---- department confirmation (flow_dept.c; SPEC R2) ---- */

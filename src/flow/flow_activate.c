@@ -109,6 +109,20 @@ cert_in_app(const struct cr_flow_ctx *c, int64_t app_id, int64_t cert_id, struct
 	return err;
 }
 
+/* The certificate's renewal state as seen from application app_id: "elsewhere" when the renewal now
+   belongs to another application (its certificates were sent back and verified again there), so an
+   old application never activates, or moves, what a newer one holds. */
+static enum cr_err
+renewal_in_app(const struct cr_flow_ctx *c, int64_t cert_id, int64_t app_id, char *state, size_t statelen)
+{
+	int64_t owner = 0;
+	enum cr_err err = cr_db_renewal_of(c->db, cert_id, state, statelen, &owner);
+
+	if (err == CR_OK && owner != app_id && strcmp(state, RS_PENDING_VERIFICATION) != 0)
+		snprintf(state, statelen, "elsewhere");
+	return err;
+}
+
 /* Loads the target of an activation; false with the result set when there is none. A renewed
    certificate loads (t->state says so) so that a repeated 「激活證書」 can answer with its result. */
 static bool
@@ -121,7 +135,7 @@ load_target(const struct cr_flow_ctx *c, int64_t app_id, int64_t cert_id, struct
 	if (!load_submitted(c, app_id, &t->confirm, res))
 		return false;
 	if ((err = cert_in_app(c, app_id, cert_id, &t->cert, &found)) == CR_OK && found)
-		err = cr_db_renewal_state(c->db, cert_id, t->state, sizeof(t->state));
+		err = renewal_in_app(c, cert_id, app_id, t->state, sizeof(t->state));
 	if (err != CR_OK && err != CR_ERR_NOTFOUND) {
 		unavailable(res, CR_WHY_NONE);
 		return false;
@@ -158,8 +172,8 @@ activatable(const struct cr_flow_ctx *c, const struct target *t, struct cr_flow_
 	if (c->now <= t->open_until)
 		return true;
 	if ((err = cr_db_begin(c->db)) == CR_OK &&
-	    (err = cr_db_renewal_move(c->db, t->cert.c.id, RS_PENDING_ACTIVATION, RS_PENDING_VERIFICATION, c->now)) ==
-	        CR_OK)
+	    (err = cr_db_renewal_move_app(c->db, t->cert.c.id, res->app.id, RS_PENDING_ACTIVATION, RS_PENDING_VERIFICATION,
+	         c->now)) == CR_OK)
 		err = flow_audit_app(c, "activation_closed", res->app.id, t->cert.c.serial_hex);
 	if ((err = flow_commit(c, err)) != CR_OK && err != CR_ERR_CONFLICT) {
 		unavailable(res, CR_WHY_NONE);
@@ -238,7 +252,8 @@ record_id_changed(const struct cr_flow_ctx *c, const struct cr_application *app,
 	if ((err = cr_db_app_certs(c->db, app->id, v, CR_FLOW_MAX_CERTS, &n)) == CR_OK &&
 	    (err = cr_db_begin(c->db)) == CR_OK && (err = cr_db_id_check_add(c->db, row, &id)) == CR_OK) {
 		for (size_t i = 0; i < n && err == CR_OK; i++) {
-			err = cr_db_renewal_move(c->db, v[i].c.id, RS_PENDING_ACTIVATION, RS_PENDING_VERIFICATION, c->now);
+			err = cr_db_renewal_move_app(c->db, v[i].c.id, app->id, RS_PENDING_ACTIVATION, RS_PENDING_VERIFICATION,
+			    c->now);
 			if (err == CR_OK)
 				moved[m++] = v[i];
 			else if (err == CR_ERR_CONFLICT)
@@ -365,7 +380,7 @@ cr_flow_activation_view(const struct cr_flow_ctx *c, int64_t app_id, struct cr_f
 		struct cr_flow_activation_cert *a = &out->certs[out->n++];
 
 		a->cert = v[i];
-		if ((err = cr_db_renewal_state(c->db, v[i].c.id, a->renewal_state, sizeof(a->renewal_state))) != CR_OK)
+		if ((err = renewal_in_app(c, v[i].c.id, app_id, a->renewal_state, sizeof(a->renewal_state))) != CR_OK)
 			break;
 		a->activatable = v[i].c.type == CR_CERT_CLOUDSIGN && strcmp(a->renewal_state, RS_PENDING_ACTIVATION) == 0 &&
 		                 strcmp(v[i].c.status, "issued") == 0 && v[i].c.not_after > c->now &&
@@ -477,6 +492,7 @@ struct activation {
 	struct cr_issuance iss;
 	struct cr_pki_issued issued;
 	char hash[CR_PASSPHRASE_HASH_LEN];
+	time_t claim_until;                    /* this activation's claim on the account (0: none) */
 };
 
 static void
@@ -527,19 +543,28 @@ passphrase_ok(const struct cr_flow_ctx *c, const struct activation *a, const cha
 static void
 release(const struct cr_flow_ctx *c, const struct activation *a)
 {
-	if (cr_db_account_release(c->db, a->account.id) != CR_OK)
+	if (a->claim_until != 0 && cr_db_account_release(c->db, a->account.id, a->claim_until) != CR_OK)
 		cr_warn("activate", "account %lld: cannot release the claim (it expires by itself)", (long long)a->account.id);
 }
 
-/* Holds the account for this activation: BUSY while another holds it. */
+/* Holds the account for this activation: BUSY while another holds it, ACCOUNT_LOCKED when a
+   lock came meanwhile (the claim checks it again, so no request slips between a lock and it). */
 static bool
-claim(const struct cr_flow_ctx *c, const struct activation *a, struct cr_flow_result *res)
+claim(const struct cr_flow_ctx *c, struct activation *a, struct cr_flow_activated *out, struct cr_flow_result *res)
 {
+	time_t until = c->now + c->env->activation_claim_seconds;
+	struct cr_signing_account now;
 	enum cr_err err;
 
 	if ((err = cr_db_begin(c->db)) == CR_OK)
-		err = cr_db_account_claim(c->db, a->account.id, c->now, c->now + c->env->activation_claim_seconds);
+		err = cr_db_account_claim(c->db, a->account.id, c->now, until);
 	if ((err = flow_commit(c, err)) == CR_ERR_CONFLICT) {
+		if (cr_db_account_get(c->db, a->account.name, a->account.holder_id, &now) == CR_OK &&
+		    now.locked_until > c->now) {
+			out->locked_until = now.locked_until;
+			refuse(res, CR_WHY_ACCOUNT_LOCKED, 0);
+			return false;
+		}
 		cr_info("activate", "account %lld: another activation holds it", (long long)a->account.id);
 		refuse(res, CR_WHY_BUSY, 0);
 		return false;
@@ -548,8 +573,26 @@ claim(const struct cr_flow_ctx *c, const struct activation *a, struct cr_flow_re
 		unavailable(res, CR_WHY_NONE);
 		return false;
 	}
+	a->claim_until = until;
 	crash_point(c, "claim");
 	return true;
+}
+
+/* Abandons reservation r (its key destroyed, its serial never reused), audited: CR_ERR_CONFLICT
+   when it is not reserved any more (issued or abandoned by another meanwhile). */
+static enum cr_err
+abandon(const struct cr_flow_ctx *c, const struct cr_issuance *r, const char *why)
+{
+	char detail[200];
+	enum cr_err err;
+
+	snprintf(detail, sizeof(detail), "issuance %lld, serial %s: %s", (long long)r->id, r->serial_hex, why);
+	if ((err = cr_db_begin(c->db)) == CR_OK && (err = cr_db_issuance_abandon(c->db, r->id, c->now)) == CR_OK &&
+	    (err = cr_db_vault_key_destroy(c->db, r->vault_key_id, c->now)) == CR_OK)
+		err = flow_audit_app(c, "issuance_abandoned", r->application_id, detail);
+	if ((err = flow_commit(c, err)) == CR_OK)
+		cr_warn("activate", "application %lld: %s", (long long)r->application_id, detail);
+	return err;
 }
 
 /* A reservation left by an activation that stopped between reserve and issue: abandoned (its key
@@ -560,7 +603,6 @@ clear_stale(const struct cr_flow_ctx *c, struct activation *a, struct cr_flow_ac
     struct cr_flow_result *res)
 {
 	struct cr_issuance old;
-	char detail[200];
 	enum cr_err err = cr_db_issuance_of(c->db, a->t.cert.c.id, &old);
 
 	if (err == CR_ERR_NOTFOUND)
@@ -577,16 +619,19 @@ clear_stale(const struct cr_flow_ctx *c, struct activation *a, struct cr_flow_ac
 		refuse(res, CR_WHY_BUSY, 0);
 		return false;
 	}
-	snprintf(detail, sizeof(detail), "issuance %lld, serial %s: the activation stopped before issuing",
-	    (long long)old.id, old.serial_hex);
-	if ((err = cr_db_begin(c->db)) == CR_OK && (err = cr_db_issuance_abandon(c->db, old.id, c->now)) == CR_OK &&
-	    (err = cr_db_vault_key_destroy(c->db, old.vault_key_id, c->now)) == CR_OK)
-		err = flow_audit_app(c, "issuance_abandoned", res->app.id, detail);
-	if ((err = flow_commit(c, err)) != CR_OK) {
+	if ((err = abandon(c, &old, "the activation stopped before issuing")) == CR_ERR_CONFLICT) {
+		/* Issued (or abandoned) by another meanwhile: say what is true now. */
+		if (cr_db_issuance_of(c->db, a->t.cert.c.id, &old) == CR_OK && strcmp(old.state, "issued") == 0) {
+			snprintf(a->t.state, sizeof(a->t.state), "%s", RS_RENEWED);
+			return !answer_renewed(c, &a->t, out, res);
+		}
+		refuse(res, CR_WHY_BUSY, 0);
+		return false;
+	}
+	if (err != CR_OK) {
 		unavailable(res, CR_WHY_NONE);
 		return false;
 	}
-	cr_warn("activate", "application %lld: %s", (long long)res->app.id, detail);
 	return true;
 }
 
@@ -605,7 +650,7 @@ password_wrong(const struct cr_flow_ctx *c, struct activation *a, struct cr_flow
 		snprintf(detail, sizeof(detail), "account %s: wrong signing password%s", a->account.name,
 		    tries == 0 ? ", locked" : "");
 		if ((err = flow_audit_app(c, "activation_password_wrong", res->app.id, detail)) == CR_OK)
-			err = cr_db_account_release(c->db, a->account.id);
+			err = cr_db_account_release(c->db, a->account.id, a->claim_until);
 	}
 	if ((err = flow_commit(c, err)) != CR_OK) {
 		unavailable(res, CR_WHY_NONE);
@@ -724,9 +769,10 @@ sign(const struct cr_flow_ctx *c, struct activation *a, struct cr_flow_result *r
 	enum cr_err err = cr_pki_issue(c->env->pki, &r, &a->issued);
 
 	if (err != CR_OK) {
-		/* Nothing was signed: the reservation is abandoned by the next attempt once it is stale. */
+		/* Nothing was signed: the reservation is abandoned at once (the jobs worker sweeps it if not). */
 		cr_error("activate", "application %lld: the CA failed to issue serial %s: %s", (long long)res->app.id,
 		    a->iss.serial_hex, cr_err_str(err));
+		(void)abandon(c, &a->iss, "the CA failed to sign");
 		release(c, a);
 		unavailable(res, CR_WHY_ISSUE_DOWN);
 		return false;
@@ -779,14 +825,16 @@ issue(const struct cr_flow_ctx *c, struct activation *a, struct cr_flow_activate
 	    (err = cr_db_issuance_done(c->db, a->iss.id, id, c->now)) == CR_OK &&
 	    (err = cr_db_vault_key_bind(c->db, a->iss.vault_key_id, id)) == CR_OK &&
 	    (err = cr_db_cert_supersede(c->db, old->id, id)) == CR_OK &&
-	    (err = cr_db_renewal_move(c->db, old->id, RS_PENDING_ACTIVATION, RS_RENEWED, c->now)) == CR_OK &&
+	    (err = cr_db_renewal_move_app(c->db, old->id, res->app.id, RS_PENDING_ACTIVATION, RS_RENEWED, c->now)) == CR_OK &&
 	    (err = activated_mail(c, a)) == CR_OK && (err = flow_audit_app(c, "certificate_issued", res->app.id, detail)) ==
 	        CR_OK)
-		err = cr_db_account_release(c->db, a->account.id);
+		err = cr_db_account_release(c->db, a->account.id, a->claim_until);
 	if ((err = flow_commit(c, err)) != CR_OK) {
-		/* The signed certificate never leaves the process; its serial stays reserved until abandoned. */
+		/* The signed certificate never leaves the process; its reservation is abandoned (if another did
+		   not abandon it already), so the serial is never reused. */
 		cr_error("activate", "application %lld: storing serial %s failed: %s", (long long)res->app.id, nc.serial_hex,
 		    cr_err_str(err));
+		(void)abandon(c, &a->iss, "storing the certificate failed");
 		release(c, a);
 		flow_result(res, CR_FLOW_UNAVAILABLE, err == CR_ERR_CONFLICT ? CR_WHY_BUSY : CR_WHY_NONE, 0);
 		return false;
@@ -832,7 +880,7 @@ cr_flow_activate(const struct cr_flow_ctx *c, int64_t app_id, int64_t cert_id, c
 		refuse(res, CR_WHY_PASSWORD_WRONG, tries_left(c, &a->account));
 		goto out;
 	}
-	if (!recheck_dsi(c, &a->t, res) || !claim(c, a, res))
+	if (!recheck_dsi(c, &a->t, res) || !claim(c, a, out, res))
 		goto out;
 	if (!clear_stale(c, a, out, res)) {
 		release(c, a);
@@ -868,28 +916,81 @@ cr_flow_certificate_get(const struct cr_flow_ctx *c, int64_t cert_id, struct cr_
 	return cr_db_cert_of_holder(c->db, cert_id, c->actor->id, &v, der);
 }
 
-/* Records a wrong passphrase (the max-th locks revocation of the certificate). */
-static void
-revoke_wrong(const struct cr_flow_ctx *c, const struct cr_cert_view *v, struct cr_flow_result *res)
+/* Counts this attempt before Argon2id runs, so that parallel guesses are counted too and none runs
+   once the lock is set; false with REVOKE_LOCKED (or the store failing) otherwise. */
+static bool
+revoke_attempt(const struct cr_flow_ctx *c, const struct cr_cert_view *v, int *tries, struct cr_flow_result *res)
 {
 	time_t until = c->now + (time_t)c->env->activation_lock_minutes * 60;
-	char object[40];
-	int tries = 0;
 	enum cr_err err;
 
-	snprintf(object, sizeof(object), "certificate:%lld", (long long)v->c.id);
-	if ((err = cr_db_begin(c->db)) == CR_OK &&
-	    (err = cr_db_revocation_wrong(c->db, v->c.id, c->env->activation_max_wrong, until, &tries)) == CR_OK)
-		err = flow_audit(c, "revocation_passphrase_wrong", object, tries == 0 ? "locked" : "");
-	if ((err = flow_commit(c, err)) != CR_OK) {
-		unavailable(res, CR_WHY_NONE);
-		return;
+	if ((err = cr_db_begin(c->db)) == CR_OK)
+		err = cr_db_revocation_attempt(c->db, v->c.id, c->env->activation_max_wrong, c->now, until, tries);
+	if ((err = flow_commit(c, err)) == CR_ERR_CONFLICT) {
+		refuse(res, CR_WHY_REVOKE_LOCKED, 0);
+		return false;
 	}
+	if (err != CR_OK) {
+		unavailable(res, CR_WHY_NONE);
+		return false;
+	}
+	return true;
+}
+
+static void
+revoke_wrong(const struct cr_flow_ctx *c, const struct cr_cert_view *v, int tries, struct cr_flow_result *res)
+{
+	char object[40];
+
+	snprintf(object, sizeof(object), "certificate:%lld", (long long)v->c.id);
+	flow_audit_alone_object(c, "revocation_passphrase_wrong", object, tries == 0 ? "locked" : "");
 	cr_warn("revoke", "certificate %s: wrong revocation passphrase%s", v->c.serial_hex, tries == 0 ? ", locked" : "");
 	if (tries == 0)
 		refuse(res, CR_WHY_REVOKE_LOCKED, 0);
 	else
 		refuse(res, CR_WHY_REVOKE_WRONG, c->env->activation_max_wrong - tries);
+}
+
+/* The revoked certificate's key in the vault, destroyed with the revocation: nothing may sign with
+   it any more. */
+static enum cr_err
+destroy_key_of(const struct cr_flow_ctx *c, const struct cr_cert_view *v)
+{
+	struct cr_signing_account a;
+	struct cr_vault_row *k;
+	enum cr_err err;
+
+	if (v->c.signing_account[0] == '\0')
+		return CR_OK;
+	if ((err = cr_db_account_get(c->db, v->c.signing_account, v->c.holder_id, &a)) == CR_ERR_NOTFOUND)
+		return CR_OK;
+	if (err != CR_OK || (k = calloc(1, sizeof(*k))) == NULL)
+		return err != CR_OK ? err : CR_ERR_NOMEM;
+	if ((err = cr_db_vault_key_of_cert(c->db, a.id, v->c.id, k)) == CR_OK)
+		err = cr_db_vault_key_destroy(c->db, k->id, c->now);
+	else if (err == CR_ERR_NOTFOUND)
+		err = CR_OK;
+	sodium_memzero(k, sizeof(*k));
+	free(k);
+	return err;
+}
+
+static enum cr_err publish_type(const struct cr_flow_ctx *c, enum cr_cert_type t, struct cr_revoked_row *rows,
+    struct cr_pki_revoked *entries, long *listed);
+
+/* The revoked certificate's CRL, published at once (the jobs worker catches up if this fails). */
+static void
+publish_now(const struct cr_flow_ctx *c, enum cr_cert_type t)
+{
+	struct cr_revoked_row *rows = calloc(CRL_MAX_ENTRIES, sizeof(*rows));
+	struct cr_pki_revoked *list = calloc(CRL_MAX_ENTRIES, sizeof(*list));
+	long entries = 0;
+
+	if (c->env->pki == NULL || c->env->crl_dir == NULL || rows == NULL || list == NULL ||
+	    publish_type(c, t, rows, list, &entries) != CR_OK)
+		cr_warn("revoke", "the CRL could not be published now; the jobs worker will");
+	free(rows);
+	free(list);
 }
 
 void
@@ -898,8 +999,8 @@ cr_flow_revoke(const struct cr_flow_ctx *c, int64_t cert_id, const char *passphr
 {
 	struct cr_cert_view v;
 	struct cr_revocation_state rs;
-	char object[40], detail[120];
-	int reason = key_compromise ? REASON_KEY_COMPROMISE : REASON_UNSPECIFIED;
+	char object[40], detail[160];
+	int reason = key_compromise ? REASON_KEY_COMPROMISE : REASON_UNSPECIFIED, tries = 0;
 	enum cr_err err;
 
 	memset(res, 0, sizeof(*res));
@@ -919,17 +1020,21 @@ cr_flow_revoke(const struct cr_flow_ctx *c, int64_t cert_id, const char *passphr
 		refuse(res, CR_WHY_ALREADY_REVOKED, 0);
 		return;
 	}
-	if (rs.locked_until > c->now) {
-		refuse(res, CR_WHY_REVOKE_LOCKED, 0);
+	if (passphrase == NULL || strlen(passphrase) > CR_PASSWORD_MAX) {
+		refuse(res, CR_WHY_REVOKE_WRONG, c->env->activation_max_wrong - rs.wrong);
 		return;
 	}
-	if (passphrase == NULL || strlen(passphrase) > CR_PASSWORD_MAX || !cr_pki_passphrase_check(rs.hash, passphrase)) {
-		revoke_wrong(c, &v, res);
+	if (!revoke_attempt(c, &v, &tries, res))
+		return;
+	/* The attempt that set the lock is still judged: it was counted before the lock existed. */
+	if (!cr_pki_passphrase_check(rs.hash, passphrase)) {
+		revoke_wrong(c, &v, tries, res);
 		return;
 	}
 	snprintf(object, sizeof(object), "certificate:%lld", (long long)cert_id);
-	snprintf(detail, sizeof(detail), "serial %s, reason %d", v.c.serial_hex, reason);
-	if ((err = cr_db_begin(c->db)) == CR_OK && (err = cr_db_cert_revoke(c->db, cert_id, reason, c->now)) == CR_OK)
+	snprintf(detail, sizeof(detail), "serial %s, reason %d; its vault key destroyed", v.c.serial_hex, reason);
+	if ((err = cr_db_begin(c->db)) == CR_OK && (err = cr_db_cert_revoke(c->db, cert_id, reason, c->now)) == CR_OK &&
+	    (err = destroy_key_of(c, &v)) == CR_OK)
 		err = flow_audit(c, "certificate_revoked", object, detail);
 	if ((err = flow_commit(c, err)) == CR_ERR_CONFLICT) {
 		refuse(res, CR_WHY_ALREADY_REVOKED, 0);
@@ -941,13 +1046,7 @@ cr_flow_revoke(const struct cr_flow_ctx *c, int64_t cert_id, const char *passphr
 	}
 	cr_info("revoke", "certificate %s revoked by its holder (reason %d)", v.c.serial_hex, reason);
 	flow_result(res, CR_FLOW_DONE, CR_WHY_NONE, 0);
-	/* The revocation is on record; the CRL follows at once when this process can publish it. */
-	if (c->env->pki != NULL && c->env->crl_dir != NULL) {
-		long published = 0, entries = 0;
-
-		if (cr_flow_crl_refresh(c, &published, &entries) != CR_OK)
-			cr_warn("revoke", "the CRLs could not be published now; the jobs worker will");
-	}
+	publish_now(c, v.c.type);
 }
 
 /* ---- CRLs and the vault's housekeeping (certrenew jobs, certrenew crl) ---- */
@@ -964,39 +1063,64 @@ publish_file(const char *dir, const char *name, const struct cr_buf *b)
 	return err;
 }
 
-/* One type's CRL (a new crlNumber) and CA certificate into the publication directory. */
+/* A new crlNumber for type, in a transaction of its own: once committed it is never used again, even
+   if what follows fails (RFC 5280 5.2.3: numbers only increase; gaps are allowed). */
+static enum cr_err
+crl_number(const struct cr_flow_ctx *c, const char *type, int64_t *number)
+{
+	enum cr_err err;
+
+	if ((err = cr_db_begin(c->db)) == CR_OK)
+		err = cr_db_crl_number_next(c->db, type, c->now, number);
+	return flow_commit(c, err);
+}
+
+/* One type's CRL and CA certificate into the publication directory. The claim of its number holds
+   the type's row, so publications are written in number order; a newer number taken meanwhile means
+   a newer CRL is coming, and this one is skipped. The count of revocations is read before the list,
+   so whatever it covers is listed. */
 static enum cr_err
 publish_type(const struct cr_flow_ctx *c, enum cr_cert_type t, struct cr_revoked_row *rows,
     struct cr_pki_revoked *entries, long *listed)
 {
 	const char *type = cr_cert_type_name(t);
 	char name[48], detail[96];
+	struct cr_crl_state state;
 	struct cr_buf crl, ca;
 	size_t n = 0;
 	int64_t number = 0;
 	enum cr_err err;
 
+	if ((err = crl_number(c, type, &number)) != CR_OK)
+		return err;
 	cr_buf_init(&crl, 64u * 1024u * 1024u);
 	cr_buf_init(&ca, 64u * 1024u);
-	/* The number first: its row lock orders concurrent publications, and the list read after it is
-	   what that number's CRL says. */
-	if ((err = cr_db_begin(c->db)) == CR_OK && (err = cr_db_crl_number_next(c->db, type, c->now, &number)) == CR_OK &&
+	if ((err = cr_db_begin(c->db)) == CR_OK && (err = cr_db_crl_claim(c->db, type, number, c->now)) == CR_OK &&
+	    (err = cr_db_crl_state(c->db, type, &state)) == CR_OK &&
 	    (err = cr_db_revoked_of_type(c->db, type, c->now, rows, CRL_MAX_ENTRIES, &n)) == CR_OK) {
 		for (size_t i = 0; i < n; i++)
 			entries[i] = (struct cr_pki_revoked){rows[i].serial_hex, rows[i].revoked_at, rows[i].reason};
 		err = cr_pki_crl_build(c->env->pki, t, entries, n, (long)number, c->now,
 		    c->now + (time_t)c->env->crl_hours * 3600, &crl);
 	}
-	snprintf(name, sizeof(name), "%s.crl", type);
-	if (err == CR_OK && (err = publish_file(c->env->crl_dir, name, &crl)) == CR_OK &&
-	    (err = cr_pki_ca_cert_der(c->env->pki, t, &ca)) == CR_OK) {
-		snprintf(name, sizeof(name), "%s-ca.crt", type);
-		err = publish_file(c->env->crl_dir, name, &ca);
-	}
 	snprintf(detail, sizeof(detail), "%s CRL %lld, %zu entries", type, (long long)number, n);
-	if (err == CR_OK)
-		err = flow_audit(c, "crl_published", type, detail);
-	err = flow_commit(c, err);
+	if (err == CR_OK && (err = cr_db_crl_covered(c->db, type, state.revoked)) == CR_OK &&
+	    (err = flow_audit(c, "crl_published", type, detail)) == CR_OK &&
+	    (err = cr_pki_ca_cert_der(c->env->pki, t, &ca)) == CR_OK) {
+		/* Last before the commit: what is renamed into place is on record. */
+		snprintf(name, sizeof(name), "%s-ca.crt", type);
+		if ((err = publish_file(c->env->crl_dir, name, &ca)) == CR_OK) {
+			snprintf(name, sizeof(name), "%s.crl", type);
+			err = publish_file(c->env->crl_dir, name, &crl);
+		}
+	}
+	if (err == CR_ERR_CONFLICT) {
+		cr_info("crl", "%s CRL %lld skipped: a newer one is being published", type, (long long)number);
+		cr_db_rollback(c->db);
+		err = CR_OK;
+		n = 0;
+	} else
+		err = flow_commit(c, err);
 	cr_buf_free(&crl);
 	cr_buf_free(&ca);
 	if (err == CR_OK)
@@ -1027,17 +1151,18 @@ cr_flow_crl_publish(const struct cr_flow_ctx *c, long *entries)
 	return err;
 }
 
-/* Whether type t's CRL must be published again now. */
+/* Whether type t's CRL must be published again now: never published, a revocation it does not
+   cover, its file gone, or half of its period over (relying parties never hold an expired one). */
 static enum cr_err
 crl_due(const struct cr_flow_ctx *c, enum cr_cert_type t, bool *due)
 {
-	time_t published = 0, revoked = 0;
+	struct cr_crl_state st;
 	char path[CR_TEXT * 5];
-	enum cr_err err = cr_db_crl_state(c->db, cr_cert_type_name(t), &published, &revoked);
+	enum cr_err err = cr_db_crl_state(c->db, cr_cert_type_name(t), &st);
 
 	snprintf(path, sizeof(path), "%s/%s.crl", c->env->crl_dir, cr_cert_type_name(t));
-	*due = err == CR_OK && (published == 0 || revoked >= published || access(path, R_OK) != 0 ||
-	                           c->now - published >= (time_t)c->env->crl_hours * 1800);
+	*due = err == CR_OK && (st.published_at == 0 || st.revoked > st.covered || access(path, R_OK) != 0 ||
+	                           c->now - st.published_at >= (time_t)c->env->crl_hours * 1800);
 	return err;
 }
 
@@ -1069,14 +1194,37 @@ cr_flow_crl_refresh(const struct cr_flow_ctx *c, long *published, long *entries)
 	return err;
 }
 
+/* Reservations left by activations that stopped (a crash, a failure after reserving), older than
+   two claims so that no live activation owns them: abandoned, their keys destroyed. */
+static enum cr_err
+sweep_reservations(const struct cr_flow_ctx *c, long *abandoned)
+{
+	struct cr_issuance stale[32];
+	size_t n = 0;
+	enum cr_err err = cr_db_issuances_stale(c->db, c->now - 2 * (time_t)c->env->activation_claim_seconds, stale,
+	    sizeof(stale) / sizeof(stale[0]), &n);
+
+	for (size_t i = 0; i < n && err == CR_OK; i++) {
+		if ((err = abandon(c, &stale[i], "left reserved by a stopped activation")) == CR_OK)
+			(*abandoned)++;
+		else if (err == CR_ERR_CONFLICT)
+			err = CR_OK; /* issued or abandoned meanwhile */
+	}
+	return err;
+}
+
 enum cr_err
 cr_flow_vault_purge(const struct cr_flow_ctx *c, long *destroyed)
 {
 	int64_t ids[256];
 	size_t n = 0;
+	long abandoned = 0;
 	enum cr_err err;
 
 	*destroyed = 0;
+	if (c->env->activation_claim_seconds > 0 && (err = sweep_reservations(c, &abandoned)) != CR_OK)
+		return err;
+	*destroyed += abandoned;
 	if ((err = cr_db_vault_keys_expired(c->db, c->now, ids, sizeof(ids) / sizeof(ids[0]), &n)) != CR_OK)
 		return err;
 	for (size_t i = 0; i < n && err == CR_OK; i++) {
@@ -1087,6 +1235,8 @@ cr_flow_vault_purge(const struct cr_flow_ctx *c, long *destroyed)
 			err = flow_audit(c, "vault_key_destroyed", object, "its certificate expired");
 		if ((err = flow_commit(c, err)) == CR_OK)
 			(*destroyed)++;
+		else if (err == CR_ERR_CONFLICT)
+			err = CR_OK; /* another worker destroyed it first */
 	}
 	return err;
 }

@@ -104,6 +104,17 @@ flow_audit_alone(const struct cr_flow_ctx *c, const char *action, int64_t app_id
 }
 
 void
+flow_audit_alone_object(const struct cr_flow_ctx *c, const char *action, const char *object, const char *detail)
+{
+	enum cr_err err;
+
+	if ((err = cr_db_begin(c->db)) == CR_OK)
+		err = flow_audit(c, action, object, detail);
+	if (flow_commit(c, err) != CR_OK)
+		cr_error("flow", "%s: cannot audit %s", object, action);
+}
+
+void
 flow_sha256_hex(const void *p, size_t n, char out[CR_DIGEST_HEX])
 {
 	unsigned char md[CR_SHA256_LEN];

@@ -33,6 +33,8 @@ enum cr_err flow_id_evidence(const struct cr_flow_ctx *c, const struct cr_applic
 /* An audit row in a transaction of its own, for what changed nothing (a remote service failing, a
    refused answer); a failure to write it is logged. */
 void flow_audit_alone(const struct cr_flow_ctx *c, const char *action, int64_t app_id, const char *detail);
+/* The same about any object ("certificate:N"). */
+void flow_audit_alone_object(const struct cr_flow_ctx *c, const char *action, const char *object, const char *detail);
 /* Lower-case hex SHA-256 of n bytes. */
 void flow_sha256_hex(const void *p, size_t n, char out[CR_DIGEST_HEX]);
 /* The actor's person id, 0 when there is none. */

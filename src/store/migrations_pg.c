@@ -311,7 +311,8 @@ const char *const cr_pg_migrations[] = {
 	"CREATE TABLE crl_numbers ("
 	"  type TEXT PRIMARY KEY,"
 	"  last_number BIGINT NOT NULL,"
-	"  published_at BIGINT NOT NULL);",
+	"  published_at BIGINT NOT NULL,"
+	"  covered BIGINT NOT NULL DEFAULT 0);",
 };
 
 const size_t cr_pg_migration_count = sizeof(cr_pg_migrations) / sizeof(cr_pg_migrations[0]);

@@ -304,7 +304,8 @@ const char *const cr_sqlite_migrations[] = {
 	"CREATE TABLE crl_numbers ("
 	"  type TEXT PRIMARY KEY,"
 	"  last_number INTEGER NOT NULL,"
-	"  published_at INTEGER NOT NULL);",
+	"  published_at INTEGER NOT NULL,"
+	"  covered INTEGER NOT NULL DEFAULT 0);",
 };
 
 const size_t cr_sqlite_migration_count = sizeof(cr_sqlite_migrations) / sizeof(cr_sqlite_migrations[0]);

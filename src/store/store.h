@@ -494,9 +494,12 @@ struct cr_signing_account {
 enum cr_err cr_db_account_create(struct cr_db *db, const struct cr_signing_account *a, time_t now, int64_t *id);
 /* The account named name, only if it is holder_id's; CR_ERR_NOTFOUND otherwise. */
 enum cr_err cr_db_account_get(struct cr_db *db, const char *name, int64_t holder_id, struct cr_signing_account *out);
-/* Holds the account for one activation until `until`: CR_ERR_CONFLICT while another holds it. */
+/* Holds the account for one activation until `until`: CR_ERR_CONFLICT while another holds it or
+   the account is locked. */
 enum cr_err cr_db_account_claim(struct cr_db *db, int64_t id, time_t now, time_t until);
-enum cr_err cr_db_account_release(struct cr_db *db, int64_t id);
+/* Ends the claim that set busy_until = until, and only that one (a slow activation whose claim
+   expired cannot end another's). */
+enum cr_err cr_db_account_release(struct cr_db *db, int64_t id, time_t until);
 /* A wrong password: counts it; the max-th in a row locks the account until lock_until (and starts
    the count again). *tries gets the count after this one, 0 when it locked. CR_ERR_NOTFOUND for
    no such account. */
@@ -548,6 +551,23 @@ enum cr_err cr_db_cert_supersede(struct cr_db *db, int64_t old_id, int64_t new_i
 enum cr_err cr_db_renewal_move(struct cr_db *db, int64_t cert_id, const char *from, const char *to, time_t now);
 /* The renewal state of cert_id ("" when none); CR_ERR_NOTFOUND when the certificate has no renewal. */
 enum cr_err cr_db_renewal_state(struct cr_db *db, int64_t cert_id, char *out, size_t outlen);
+/* A certificate's renewal state and the application it belongs to (0: none); CR_ERR_NOTFOUND
+   when it has no renewal. */
+enum cr_err cr_db_renewal_of(struct cr_db *db, int64_t cert_id, char *state, size_t statelen, int64_t *app_id);
+/* cr_db_renewal_move, only while the renewal belongs to app_id. */
+enum cr_err cr_db_renewal_move_app(struct cr_db *db, int64_t cert_id, int64_t app_id, const char *from, const char *to,
+    time_t now);
+/* One revocation attempt counted before the passphrase is checked (so parallel guesses count
+   too): CR_ERR_CONFLICT when revocation is locked or the certificate revoked; the max-th attempt
+   in a row locks until lock_until (*tries 0), else *tries is the count after this one. A revocation
+   sets the count back to 0. */
+enum cr_err cr_db_revocation_attempt(struct cr_db *db, int64_t cert_id, int max, time_t now, time_t lock_until,
+    int *tries);
+/* An issuance by id; CR_ERR_NOTFOUND when none. */
+enum cr_err cr_db_issuance_by_id(struct cr_db *db, int64_t id, struct cr_issuance *out);
+/* Up to max issuances still reserved that were reserved before `before` (left by a crash or a
+   failure): what the jobs worker abandons. */
+enum cr_err cr_db_issuances_stale(struct cr_db *db, time_t before, struct cr_issuance *out, size_t max, size_t *n);
 /* The holder's newest submitted application with a certificate in pending_activation. */
 enum cr_err cr_db_activation_app(struct cr_db *db, int64_t holder_id, int64_t *app_id);
 /* The holder's certificate by id (CR_ERR_NOTFOUND for another holder's); der appended when not NULL. */
@@ -579,8 +599,19 @@ struct cr_revoked_row {
 /* The revoked, not yet expired certificates of a type (at most max; CR_ERR_TOOBIG past it). */
 enum cr_err cr_db_revoked_of_type(struct cr_db *db, const char *type, time_t now, struct cr_revoked_row *out,
     size_t max, size_t *n);
-/* When a type's CRL was last published (0: never) and the newest revocation of that type (0: none). */
-enum cr_err cr_db_crl_state(struct cr_db *db, const char *type, time_t *published_at, time_t *last_revoked);
+/* What the newest CRL of a type covers against what there is: when it was published (0: never),
+   how many revocations it covered, how many certificates issued here of the type are revoked. */
+struct cr_crl_state {
+	time_t published_at;
+	int64_t covered, revoked;
+};
+enum cr_err cr_db_crl_state(struct cr_db *db, const char *type, struct cr_crl_state *out);
+/* Takes number (from cr_db_crl_number_next, committed) for publishing at now: CR_ERR_CONFLICT
+   when a newer number was taken meanwhile (that one will be published). Holds the row until the
+   transaction ends, so publications of a type are written in order. */
+enum cr_err cr_db_crl_claim(struct cr_db *db, const char *type, int64_t number, time_t now);
+/* Records how many revocations the CRL being published covers. */
+enum cr_err cr_db_crl_covered(struct cr_db *db, const char *type, int64_t covered);
 /* The next crlNumber of a type's CA (1, 2, ...), recorded with the time. In a transaction. */
 enum cr_err cr_db_crl_number_next(struct cr_db *db, const char *type, time_t now, int64_t *out);
 

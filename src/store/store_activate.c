@@ -105,7 +105,7 @@ cr_db_account_get(struct cr_db *db, const char *name, int64_t holder_id, struct 
 }
 
 static const char SQL_ACCOUNT_CLAIM[] =
-    "UPDATE signing_accounts SET busy_until = $3 WHERE id = $1 AND busy_until <= $2";
+    "UPDATE signing_accounts SET busy_until = $3 WHERE id = $1 AND busy_until <= $2 AND locked_until <= $2";
 
 enum cr_err
 cr_db_account_claim(struct cr_db *db, int64_t id, time_t now, time_t until)
@@ -120,16 +120,17 @@ cr_db_account_claim(struct cr_db *db, int64_t id, time_t now, time_t until)
 	return run_one(st, db, "signing account claim");
 }
 
-static const char SQL_ACCOUNT_RELEASE[] = "UPDATE signing_accounts SET busy_until = 0 WHERE id = $1";
+static const char SQL_ACCOUNT_RELEASE[] = "UPDATE signing_accounts SET busy_until = 0 WHERE id = $1 AND busy_until = $2";
 
 enum cr_err
-cr_db_account_release(struct cr_db *db, int64_t id)
+cr_db_account_release(struct cr_db *db, int64_t id, time_t until)
 {
 	struct db_stmt *st;
 
 	if ((st = db_prep(db, SQL_ACCOUNT_RELEASE)) == NULL)
 		return CR_ERR_IO;
 	db_bind_int(st, 1, id);
+	db_bind_int(st, 2, until);
 	return db_run(st, "signing account release");
 }
 
@@ -293,22 +294,20 @@ cr_db_vault_keys_expired(struct cr_db *db, time_t now, int64_t *ids, size_t max,
 
 /* ---- issuances ---- */
 
-static const char SQL_ISSUANCE_OF[] =
-    "SELECT id, renewed_cert_id, application_id, holder_id, account_id, vault_key_id, coalesce(new_cert_id, 0),"
-    " serial_hex, state, revocation_hash, reserved_at, coalesce(issued_at, 0)"
-    " FROM issuances WHERE renewed_cert_id = $1 AND state <> 'abandoned'";
+#define ISSUANCE_COLS                                                                                                  \
+	"SELECT id, renewed_cert_id, application_id, holder_id, account_id, vault_key_id, coalesce(new_cert_id, 0),"      \
+	" serial_hex, state, revocation_hash, reserved_at, coalesce(issued_at, 0) FROM issuances"
 
-enum cr_err
-cr_db_issuance_of(struct cr_db *db, int64_t renewed_cert_id, struct cr_issuance *out)
+static const char SQL_ISSUANCE_OF[] = ISSUANCE_COLS " WHERE renewed_cert_id = $1 AND state <> 'abandoned'";
+static const char SQL_ISSUANCE_BY_ID[] = ISSUANCE_COLS " WHERE id = $1";
+
+static enum cr_err
+read_issuance(struct db_stmt *st, struct cr_issuance *out)
 {
-	struct db_stmt *st;
 	enum db_rc rc;
 	enum cr_err err = CR_OK;
 
 	memset(out, 0, sizeof(*out));
-	if ((st = db_prep(db, SQL_ISSUANCE_OF)) == NULL)
-		return CR_ERR_IO;
-	db_bind_int(st, 1, renewed_cert_id);
 	if ((rc = db_step(st)) == DB_ROW) {
 		out->id = db_col_int(st, 0);
 		out->renewed_cert_id = db_col_int(st, 1);
@@ -326,6 +325,30 @@ cr_db_issuance_of(struct cr_db *db, int64_t renewed_cert_id, struct cr_issuance 
 		err = rc == DB_DONE ? CR_ERR_NOTFOUND : db_err(st, "issuance");
 	db_reset(st);
 	return err;
+}
+
+enum cr_err
+cr_db_issuance_of(struct cr_db *db, int64_t renewed_cert_id, struct cr_issuance *out)
+{
+	struct db_stmt *st;
+
+	memset(out, 0, sizeof(*out));
+	if ((st = db_prep(db, SQL_ISSUANCE_OF)) == NULL)
+		return CR_ERR_IO;
+	db_bind_int(st, 1, renewed_cert_id);
+	return read_issuance(st, out);
+}
+
+enum cr_err
+cr_db_issuance_by_id(struct cr_db *db, int64_t id, struct cr_issuance *out)
+{
+	struct db_stmt *st;
+
+	memset(out, 0, sizeof(*out));
+	if ((st = db_prep(db, SQL_ISSUANCE_BY_ID)) == NULL)
+		return CR_ERR_IO;
+	db_bind_int(st, 1, id);
+	return read_issuance(st, out);
 }
 
 static const char SQL_SERIAL_TAKEN[] =
@@ -623,7 +646,8 @@ cr_db_holder_issued_certs(struct cr_db *db, int64_t holder_id, struct cr_cert_vi
 
 static const char SQL_REVOKED_OF_TYPE[] =
     "SELECT serial_hex, revoked_at, coalesce(revocation_reason, 0) FROM certificates"
-    " WHERE type = $1 AND revoked_at IS NOT NULL AND not_after > $2 ORDER BY revoked_at, serial_hex LIMIT $3";
+    " WHERE type = $1 AND issued_here = 1 AND revoked_at IS NOT NULL AND not_after > $2"
+    " ORDER BY revoked_at, serial_hex LIMIT $3";
 
 enum cr_err
 cr_db_revoked_of_type(struct cr_db *db, const char *type, time_t now, struct cr_revoked_row *out, size_t max,
@@ -671,24 +695,161 @@ cr_db_crl_number_next(struct cr_db *db, const char *type, time_t now, int64_t *o
 
 static const char SQL_CRL_STATE[] =
     "SELECT coalesce((SELECT published_at FROM crl_numbers WHERE type = $1), 0),"
-    " coalesce((SELECT max(revoked_at) FROM certificates WHERE type = $1 AND revoked_at IS NOT NULL), 0)";
+    " coalesce((SELECT covered FROM crl_numbers WHERE type = $1), 0),"
+    " (SELECT count(*) FROM certificates WHERE type = $1 AND issued_here = 1 AND revoked_at IS NOT NULL)";
 
 enum cr_err
-cr_db_crl_state(struct cr_db *db, const char *type, time_t *published_at, time_t *last_revoked)
+cr_db_crl_state(struct cr_db *db, const char *type, struct cr_crl_state *out)
 {
 	struct db_stmt *st;
 	enum db_rc rc;
 	enum cr_err err = CR_OK;
 
-	*published_at = *last_revoked = 0;
+	memset(out, 0, sizeof(*out));
 	if ((st = db_prep(db, SQL_CRL_STATE)) == NULL)
 		return CR_ERR_IO;
 	db_bind_text(st, 1, type);
 	if ((rc = db_step(st)) == DB_ROW) {
-		*published_at = (time_t)db_col_int(st, 0);
-		*last_revoked = (time_t)db_col_int(st, 1);
+		out->published_at = (time_t)db_col_int(st, 0);
+		out->covered = db_col_int(st, 1);
+		out->revoked = db_col_int(st, 2);
 	} else
 		err = db_err(st, "crl state");
 	db_reset(st);
+	return err;
+}
+
+static const char SQL_CRL_CLAIM[] =
+    "UPDATE crl_numbers SET published_at = $3 WHERE type = $1 AND last_number = $2";
+
+enum cr_err
+cr_db_crl_claim(struct cr_db *db, const char *type, int64_t number, time_t now)
+{
+	struct db_stmt *st;
+
+	if ((st = db_prep(db, SQL_CRL_CLAIM)) == NULL)
+		return CR_ERR_IO;
+	db_bind_text(st, 1, type);
+	db_bind_int(st, 2, number);
+	db_bind_int(st, 3, now);
+	return run_one(st, db, "crl claim");
+}
+
+static const char SQL_CRL_COVERED[] = "UPDATE crl_numbers SET covered = $2 WHERE type = $1";
+
+enum cr_err
+cr_db_crl_covered(struct cr_db *db, const char *type, int64_t covered)
+{
+	struct db_stmt *st;
+
+	if ((st = db_prep(db, SQL_CRL_COVERED)) == NULL)
+		return CR_ERR_IO;
+	db_bind_text(st, 1, type);
+	db_bind_int(st, 2, covered);
+	return run_one(st, db, "crl covered");
+}
+
+static const char SQL_RENEWAL_OF[] = "SELECT state, coalesce(application_id, 0) FROM renewals WHERE cert_id = $1";
+
+enum cr_err
+cr_db_renewal_of(struct cr_db *db, int64_t cert_id, char *state, size_t statelen, int64_t *app_id)
+{
+	struct db_stmt *st;
+	enum db_rc rc;
+	enum cr_err err = CR_OK;
+
+	*app_id = 0;
+	if ((st = db_prep(db, SQL_RENEWAL_OF)) == NULL)
+		return CR_ERR_IO;
+	db_bind_int(st, 1, cert_id);
+	if ((rc = db_step(st)) == DB_ROW) {
+		db_col_copy(st, 0, state, statelen);
+		*app_id = db_col_int(st, 1);
+	} else
+		err = rc == DB_DONE ? CR_ERR_NOTFOUND : db_err(st, "renewal");
+	db_reset(st);
+	return err;
+}
+
+static const char SQL_RENEWAL_MOVE_APP[] =
+    "UPDATE renewals SET state = $4, updated_at = $5,"
+    " application_id = CASE WHEN $4 = 'pending_verification' THEN NULL ELSE application_id END"
+    " WHERE cert_id = $1 AND application_id = $2 AND state = $3";
+
+enum cr_err
+cr_db_renewal_move_app(struct cr_db *db, int64_t cert_id, int64_t app_id, const char *from, const char *to,
+    time_t now)
+{
+	struct db_stmt *st;
+
+	if ((st = db_prep(db, SQL_RENEWAL_MOVE_APP)) == NULL)
+		return CR_ERR_IO;
+	db_bind_int(st, 1, cert_id);
+	db_bind_int(st, 2, app_id);
+	db_bind_text(st, 3, from);
+	db_bind_text(st, 4, to);
+	db_bind_int(st, 5, now);
+	return run_one(st, db, "renewal move");
+}
+
+static const char SQL_REVOCATION_ATTEMPT[] =
+    "UPDATE certificates SET"
+    " revocation_locked_until = CASE WHEN revocation_wrong + 1 >= $2 THEN $3 ELSE revocation_locked_until END,"
+    " revocation_wrong = CASE WHEN revocation_wrong + 1 >= $2 THEN 0 ELSE revocation_wrong + 1 END"
+    " WHERE id = $1 AND revocation_locked_until <= $4 AND revoked_at IS NULL RETURNING revocation_wrong";
+
+enum cr_err
+cr_db_revocation_attempt(struct cr_db *db, int64_t cert_id, int max, time_t now, time_t lock_until, int *tries)
+{
+	struct db_stmt *st;
+	enum db_rc rc;
+	enum cr_err err = CR_OK;
+
+	*tries = 0;
+	if ((st = db_prep(db, SQL_REVOCATION_ATTEMPT)) == NULL)
+		return CR_ERR_IO;
+	db_bind_int(st, 1, cert_id);
+	db_bind_int(st, 2, max);
+	db_bind_int(st, 3, lock_until);
+	db_bind_int(st, 4, now);
+	if ((rc = db_step(st)) == DB_ROW)
+		*tries = (int)db_col_int(st, 0);
+	else
+		err = rc == DB_DONE ? CR_ERR_CONFLICT : db_err(st, "revocation attempt");
+	db_reset(st);
+	return err;
+}
+
+static const char SQL_ISSUANCES_STALE[] =
+    "SELECT id FROM issuances WHERE state = 'reserved' AND reserved_at < $1 ORDER BY id LIMIT $2";
+
+enum cr_err
+cr_db_issuances_stale(struct cr_db *db, time_t before, struct cr_issuance *out, size_t max, size_t *n)
+{
+	struct db_stmt *st;
+	int64_t ids[64];
+	size_t k = 0;
+	enum db_rc rc;
+	enum cr_err err = CR_OK;
+
+	*n = 0;
+	if ((st = db_prep(db, SQL_ISSUANCES_STALE)) == NULL)
+		return CR_ERR_IO;
+	db_bind_int(st, 1, before);
+	db_bind_int(st, 2, (int64_t)(max < 64 ? max : 64));
+	while ((rc = db_step(st)) == DB_ROW && k < 64)
+		ids[k++] = db_col_int(st, 0);
+	db_reset(st);
+	if (rc != DB_DONE && rc != DB_ROW)
+		return db_err(st, "stale issuances");
+	for (size_t i = 0; i < k && err == CR_OK && *n < max; i++) {
+		struct cr_issuance *x = &out[*n];
+
+		memset(x, 0, sizeof(*x));
+		if ((err = cr_db_issuance_by_id(db, ids[i], x)) == CR_OK)
+			(*n)++;
+		else if (err == CR_ERR_NOTFOUND)
+			err = CR_OK;
+	}
 	return err;
 }

@@ -414,8 +414,110 @@ test_revoke_and_crl(void **state)
 	snprintf(path, sizeof(path), "%s/cloudsign-ca.crt", w->crl_dir);
 	assert_int_equal(cr_file_read(path, 1u << 20, 0, &crl, &len), CR_OK);
 	free(crl);
-	/* crlNumber goes up: two publications per revocation run (the revoke's and this one). */
-	assert_int_equal(fx_query_int(w->f, "SELECT count(*) FROM audit_log WHERE action = 'crl_published'"), 6);
+	/* The revocation published its type's CRL at once; then all three. */
+	assert_int_equal(fx_query_int(w->f, "SELECT count(*) FROM audit_log WHERE action = 'crl_published'"), 4);
+	assert_int_equal(fx_query_int(w->f, "SELECT last_number FROM crl_numbers WHERE type = 'cloudsign'"), 2);
+	/* The revoked certificate's key is gone from the vault with the revocation. */
+	assert_int_equal(fx_query_int(w->f, "SELECT count(*) FROM vault_keys WHERE destroyed_at IS NOT NULL"), 1);
+}
+
+/* Wrong revocation passphrases are counted before Argon2id runs; the fifth locks, and while locked
+   even the right one is refused without being checked. */
+static void
+test_revoke_lock(void **state)
+{
+	struct world *w = *state;
+	struct cr_flow_activated out;
+	struct cr_flow_result res;
+	struct cr_flow_ctx c = ctx_at(w, &w->holder, NOW);
+
+	activate(w, &w->holder, w->cloud, PASSWORD, PASSPHRASE, PASSPHRASE, &out, &res);
+	expect(&res, CR_FLOW_DONE, CR_WHY_NONE);
+	for (int i = 1; i <= 4; i++) {
+		cr_flow_revoke(&c, out.new_cert_id, "not the passphrase", false, &res);
+		expect(&res, CR_FLOW_REFUSED, CR_WHY_REVOKE_WRONG);
+		assert_int_equal(res.n, 5 - i);
+	}
+	cr_flow_revoke(&c, out.new_cert_id, "not the passphrase", false, &res);
+	expect(&res, CR_FLOW_REFUSED, CR_WHY_REVOKE_LOCKED);
+	cr_flow_revoke(&c, out.new_cert_id, PASSPHRASE, false, &res);
+	expect(&res, CR_FLOW_REFUSED, CR_WHY_REVOKE_LOCKED);
+	assert_int_equal(fx_query_int(w->f, "SELECT count(*) FROM certificates WHERE revoked_at IS NOT NULL"), 0);
+	c.now = NOW + 31 * 60;
+	cr_flow_revoke(&c, out.new_cert_id, PASSPHRASE, false, &res);
+	expect(&res, CR_FLOW_DONE, CR_WHY_NONE);
+}
+
+/* An application whose certificate was sent back and verified again in a newer one activates
+   nothing: the renewal belongs to the newer application. */
+static void
+test_stale_application(void **state)
+{
+	struct world *w = *state;
+	struct cr_flow_activated out;
+	struct cr_flow_result res;
+	char err[160], sql[200];
+
+	/* The renewal now belongs to another (newer) application, as after a re-verification. */
+	snprintf(sql, sizeof(sql), "UPDATE renewals SET application_id = %lld WHERE cert_id = %lld", (long long)w->app + 1000,
+	    (long long)w->cloud);
+	assert_int_equal(fx_raw_exec(w->f, sql, err, sizeof(err)), 0);
+	activate(w, &w->holder, w->cloud, PASSWORD, PASSPHRASE, PASSPHRASE, &out, &res);
+	expect(&res, CR_FLOW_REFUSED, CR_WHY_NOT_ACTIVATABLE);
+	assert_int_equal(fx_query_int(w->f, "SELECT count(*) FROM issuances"), 0);
+	/* Nor does its closed window move the newer application's certificate. */
+	{
+		struct cr_flow_activate_form f;
+		struct cr_flow_ctx late = ctx_at(w, &w->holder, NOW + 31 * DAY);
+
+		assert_int_equal(fx_raw_exec(w->f, "UPDATE certificates SET not_after = 1760000000", err, sizeof(err)), 0);
+		cr_flow_activate_open(&late, w->app, w->cloud, &f, &res);
+		expect(&res, CR_FLOW_REFUSED, CR_WHY_NOT_ACTIVATABLE);
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM renewals WHERE cert_id = %lld AND state = 'pending_activation'",
+		    (long long)w->cloud);
+		assert_int_equal(fx_query_int(w->f, sql), 1);
+	}
+}
+
+/* A reservation left behind (a crash between reserve and issue) is swept by the jobs worker once two
+   claims old; then an activation issues normally. */
+static void
+test_sweep_reservation(void **state)
+{
+	struct world *w = *state;
+	struct cr_vault_row *k = calloc(1, sizeof(*k));
+	struct cr_issuance i = {.renewed_cert_id = w->cloud, .application_id = w->app, .holder_id = w->holder.id,
+	    .reserved_at = NOW - 300};
+	struct cr_flow_activated out;
+	struct cr_flow_result res;
+	struct cr_flow_ctx c = ctx_at(w, &w->holder, NOW);
+	long destroyed = -1;
+	int64_t id;
+
+	assert_non_null(k);
+	i.account_id = fx_query_int(w->f, "SELECT id FROM signing_accounts");
+	k->account_id = i.account_id;
+	k->public_len = 3;
+	k->sealed_len = 3;
+	memcpy(k->public_der, "pub", 3);
+	memcpy(k->sealed, "key", 3);
+	assert_int_equal(cr_db_vault_key_add(w->f->db, k, NOW - 300, &i.vault_key_id), CR_OK);
+	free(k);
+	snprintf(i.serial_hex, sizeof(i.serial_hex), "0123456789abcdef0123456789abcdef");
+	snprintf(i.state, sizeof(i.state), "reserved");
+	snprintf(i.revocation_hash, sizeof(i.revocation_hash), "x");
+	assert_int_equal(cr_db_issuance_reserve(w->f->db, &i, &id), CR_OK);
+	c.now = NOW - 200; /* younger than two claims: left alone */
+	assert_int_equal(cr_flow_vault_purge(&c, &destroyed), CR_OK);
+	assert_int_equal(destroyed, 0);
+	c.now = NOW;
+	assert_int_equal(cr_flow_vault_purge(&c, &destroyed), CR_OK);
+	assert_int_equal(destroyed, 1);
+	assert_int_equal(fx_query_int(w->f, "SELECT count(*) FROM issuances WHERE state = 'abandoned'"), 1);
+	assert_int_equal(fx_query_int(w->f, "SELECT count(*) FROM vault_keys WHERE destroyed_at IS NOT NULL"), 1);
+	activate(w, &w->holder, w->cloud, PASSWORD, PASSPHRASE, PASSPHRASE, &out, &res);
+	expect(&res, CR_FLOW_DONE, CR_WHY_NONE);
+	assert_string_not_equal(out.serial_hex, "0123456789abcdef0123456789abcdef");
 }
 
 /* The jobs worker publishes only what is due: never published, a revocation since, half the period gone. */
@@ -440,11 +542,8 @@ test_crl_refresh(void **state)
 	expect(&res, CR_FLOW_DONE, CR_WHY_NONE);
 	assert_int_equal(fx_query_int(w->f, "SELECT last_number FROM crl_numbers WHERE type = 'cloudsign'"), 2);
 	assert_int_equal(fx_query_int(w->f, "SELECT last_number FROM crl_numbers WHERE type = 'qualified'"), 1);
-	/* A revocation in the second of a publication may have come after it: published once more. */
-	c.now = NOW + 180;
-	assert_int_equal(cr_flow_crl_refresh(&c, &published, &entries), CR_OK);
-	assert_int_equal(published, 1);
-	c.now = NOW + 240;
+	/* Covered by the CRL the revocation published: nothing due, even in the same second. */
+	c.now = NOW + 120;
 	assert_int_equal(cr_flow_crl_refresh(&c, &published, &entries), CR_OK);
 	assert_int_equal(published, 0);
 	c.now = NOW + 13 * 3600; /* past half of the 24 hours for every type */
@@ -485,6 +584,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_dsi_reread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revoke_and_crl, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crl_refresh, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_revoke_lock, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_application, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sweep_reservation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vault_purge, setup, teardown),
 	};
 

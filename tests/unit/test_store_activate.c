@@ -155,20 +155,34 @@ test_account_claim_release(void **state)
 	assert_int_equal(cr_db_account_claim(f->db, id, NOW + 61, NOW + 121), CR_OK);
 	assert_int_equal(cr_db_account_get(f->db, "alice.sign", alice, &a), CR_OK);
 	assert_int_equal(a.busy_until, NOW + 121);
+	/* Released by its holder only: a slow activation whose claim ran out cannot end this one. */
+	assert_int_equal(cr_db_account_release(f->db, id, NOW + 60), CR_OK);
+	assert_int_equal(cr_db_account_get(f->db, "alice.sign", alice, &a), CR_OK);
+	assert_int_equal(a.busy_until, NOW + 121);
 	/* Released: free at once. */
-	assert_int_equal(cr_db_account_release(f->db, id), CR_OK);
+	assert_int_equal(cr_db_account_release(f->db, id, NOW + 121), CR_OK);
 	assert_int_equal(cr_db_account_get(f->db, "alice.sign", alice, &a), CR_OK);
 	assert_int_equal(a.busy_until, 0);
 	assert_int_equal(cr_db_account_claim(f->db, id, NOW + 62, NOW + 122), CR_OK);
 	/* Inside a transaction (PostgreSQL: a lost claim must not abort it). */
 	assert_int_equal(cr_db_begin(f->db), CR_OK);
 	assert_int_equal(cr_db_account_claim(f->db, id, NOW + 63, NOW + 123), CR_ERR_CONFLICT);
-	assert_int_equal(cr_db_account_release(f->db, id), CR_OK);
+	assert_int_equal(cr_db_account_release(f->db, id, NOW + 122), CR_OK);
 	assert_int_equal(cr_db_commit(f->db), CR_OK);
 	assert_int_equal(cr_db_account_get(f->db, "alice.sign", alice, &a), CR_OK);
 	assert_int_equal(a.busy_until, 0);
 	/* No such account: nothing to claim. */
 	assert_int_not_equal(cr_db_account_claim(f->db, id + 100, NOW, NOW + 60), CR_OK);
+	/* A locked account cannot be claimed, also by a request that read it before the lock. */
+	{
+		int tries = -1;
+
+		for (int k = 0; k < 5; k++)
+			assert_int_equal(cr_db_account_wrong(f->db, id, 5, NOW + 1800, &tries), CR_OK);
+		assert_int_equal(tries, 0);
+		assert_int_equal(cr_db_account_claim(f->db, id, NOW + 200, NOW + 260), CR_ERR_CONFLICT);
+		assert_int_equal(cr_db_account_claim(f->db, id, NOW + 1800, NOW + 1860), CR_OK);
+	}
 }
 
 static void
@@ -381,7 +395,6 @@ test_issuance_reserve_done_abandon(void **state)
 	/* A serial another issuance has. */
 	issuance_of(&i, renewed2, app, alice, acct, key2, "0123456789abcdef0123456789abcdef");
 	assert_int_equal(cr_db_issuance_reserve(f->db, &i, &id2), CR_ERR_CONFLICT);
-	assert_int_equal(cr_db_account_release(f->db, acct), CR_OK);
 	assert_int_equal(cr_db_commit(f->db), CR_OK);
 	assert_int_equal(fx_query_int(f, "SELECT count(*) FROM issuances"), 1);
 
@@ -678,6 +691,16 @@ test_revoked_of_type(void **state)
 	gone = fx_make_cert(f->db, "0d", CR_CERT_QUALIFIED, NULL, NOW - DAY, alice, org);
 	cs = fx_make_cert(f->db, "0e", CR_CERT_CLOUDSIGN, NULL, NOW + 100 * DAY, alice, org);
 	fx_make_cert(f->db, "0f", CR_CERT_QUALIFIED, NULL, NOW + 100 * DAY, alice, org); /* not revoked */
+	/* Only what this CA issued goes on its CRLs; an imported certificate revoked here stays off. */
+	{
+		char err[128];
+		int64_t imported = fx_make_cert(f->db, "01", CR_CERT_QUALIFIED, NULL, NOW + 100 * DAY, alice, org);
+
+		assert_int_equal(fx_raw_exec(f, "UPDATE certificates SET issued_here = 1 WHERE serial_hex <> '01'", err,
+		                     sizeof(err)),
+		    0);
+		assert_int_equal(cr_db_cert_revoke(f->db, imported, 1, NOW - 50), CR_OK);
+	}
 
 	assert_int_equal(cr_db_revoked_of_type(f->db, "qualified", NOW, rows, 4, &n), CR_OK);
 	assert_int_equal(n, 0);
@@ -859,9 +882,9 @@ test_copy_step4(void **state)
 	assert_int_equal(cr_db_cert_supersede(f->db, old, neu), CR_OK);
 	assert_int_equal(cr_db_revocation_wrong(f->db, neu, 5, NOW + 60, &tries), CR_OK);
 	assert_int_equal(cr_db_cert_revoke(f->db, neu, 3, NOW + 3), CR_OK);
+	assert_int_equal(cr_db_account_claim(f->db, acct, NOW, NOW + 30), CR_OK); /* claimed, then locked */
 	assert_int_equal(cr_db_account_wrong(f->db, acct, 1, NOW + 900, &tries), CR_OK);
 	assert_int_equal(cr_db_account_wrong(f->db, acct, 3, NOW + 900, &tries), CR_OK);
-	assert_int_equal(cr_db_account_claim(f->db, acct, NOW, NOW + 30), CR_OK);
 	assert_int_equal(cr_db_crl_number_next(f->db, "cloudsign", NOW + 4, &num), CR_OK);
 	assert_int_equal(cr_db_crl_number_next(f->db, "cloudsign", NOW + 5, &num), CR_OK);
 
