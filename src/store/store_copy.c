@@ -97,7 +97,7 @@ TABLE_SQL(VAULT, "vault_keys", "id, account_id, cert_id, public_der, sealed, cre
 TABLE_SQL(ISSUANCES, "issuances",
     "id, renewed_cert_id, application_id, holder_id, account_id, vault_key_id, serial_hex, revocation_hash, state,"
     " reserved_at, issued_at, abandoned_at, new_cert_id", "id", P13)
-TABLE_SQL(CRLNUM, "crl_numbers", "type, last_number, published_at", "type", P3)
+TABLE_SQL(CRLNUM, "crl_numbers", "type, last_number, published_at, covered", "type", P4)
 
 static const char ORG_SETVAL_PG[] = SETVAL_PG("organisations");
 static const char PEOPLE_SETVAL_PG[] = SETVAL_PG("people");
@@ -146,7 +146,7 @@ static const struct copy_table tables[] = {
 	T(ACCOUNTS, "signing_accounts", "itibiiiiii", ACCOUNTS_SETVAL_PG),
 	T(VAULT, "vault_keys", "iiibbii", VAULT_SETVAL_PG),
 	T(ISSUANCES, "issuances", "iiiiiitttiiii", ISSUANCES_SETVAL_PG),
-	T(CRLNUM, "crl_numbers", "tii", NULL),
+	T(CRLNUM, "crl_numbers", "tiii", NULL),
 };
 
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
