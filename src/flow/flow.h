@@ -291,7 +291,7 @@ enum cr_err cr_flow_signature_get(const struct cr_flow_ctx *c, int64_t app_id, s
 
 /* ---- the renewal application, step 4 「激活證書」 (flow_activate.c; SPEC R9;
    docs/internals/issuance.md) ---- */
-#define CR_ACTIVATION_MAX 16
+#define CR_ACTIVATION_MAX CR_FLOW_MAX_CERTS
 #define CR_PASSWORD_MAX 256         /* bytes of a signing password or passphrase the form takes */
 
 /* One certificate of the application on the step 4 page. */

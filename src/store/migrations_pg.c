@@ -291,7 +291,7 @@ const char *const cr_pg_migrations[] = {
 	"  holder_id BIGINT NOT NULL REFERENCES people(id),"
 	"  account_id BIGINT NOT NULL REFERENCES signing_accounts(id),"
 	"  vault_key_id BIGINT NOT NULL REFERENCES vault_keys(id),"
-	"  serial_hex TEXT NOT NULL UNIQUE,"
+	"  serial_hex TEXT COLLATE \"C\" NOT NULL UNIQUE,"
 	"  revocation_hash TEXT NOT NULL,"
 	"  state TEXT NOT NULL CHECK (state IN ('reserved', 'issued', 'abandoned')),"
 	"  reserved_at BIGINT NOT NULL,"
