@@ -68,7 +68,7 @@ const TABLES = {
     'id'],
   issuances: ['id, renewed_cert_id, application_id, holder_id, account_id, vault_key_id, serial_hex, revocation_hash,'
     + ' state, reserved_at, issued_at, abandoned_at, new_cert_id', 'id'],
-  crl_numbers: ['type, last_number, published_at', 'type'],
+  crl_numbers: ['type, last_number, published_at, covered', 'type'],
 };
 const SERIAL = ['organisations', 'people', 'certificates', 'outbox', 'applications', 'email_codes', 'identity_checks',
   'photos', 'face_checks', 'positions', 'app_documents', 'eid_requests', 'signatures', 'signing_accounts', 'vault_keys',
@@ -107,7 +107,7 @@ INSERT INTO issuances (renewed_cert_id, application_id, holder_id, account_id, v
   FROM application_certs ac, signing_accounts a ORDER BY ac.cert_id LIMIT 1;
 UPDATE certificates SET superseded_by = (SELECT id FROM certificates WHERE serial_hex = '7e57000000000000000000000000a001')
   WHERE id = (SELECT min(renewed_cert_id) FROM issuances);
-INSERT INTO crl_numbers (type, last_number, published_at) VALUES ('cloudsign', 2, 1750000600), ('qualified', 1, 1750000700);
+INSERT INTO crl_numbers (type, last_number, published_at, covered) VALUES ('cloudsign', 2, 1750000600, 1), ('qualified', 1, 1750000700, 0);
 `;
 
 let sys;
