@@ -144,23 +144,21 @@ cr_flow_login_finish(const struct cr_flow_ctx *c, const char *state, const char 
 		return;
 	}
 	cr_sha256(state, strlen(state), state_hash);
-	/* Taking the flow deletes it: a replayed callback finds nothing. */
-	if (cr_db_login_flow_take(c->db, state_hash, &flow) != CR_OK) {
-		refuse(c, res, CR_FLOW_REFUSED, CR_WHY_LOGIN_STATE, "unknown or used state");
-		return;
-	}
-	if (c->now - flow.created_at > CR_LOGIN_FLOW_TTL) {
-		refuse(c, res, CR_FLOW_REFUSED, CR_WHY_LOGIN_STATE, "login flow expired");
-		return;
-	}
 	if (!decode32(browser_secret, browser)) {
 		refuse(c, res, CR_FLOW_REFUSED, CR_WHY_LOGIN_STATE, "no pre-login cookie");
 		return;
 	}
 	cr_sha256(browser, sizeof(browser), bhash);
-	if (sodium_memcmp(bhash, flow.browser_hash, sizeof(bhash)) != 0) {
+	/* Taking the flow deletes it: a replayed callback finds nothing. Only the browser that started it
+	   can take it, so a stranger with the URL changes nothing. */
+	if (cr_db_login_flow_take(c->db, state_hash, bhash, &flow) != CR_OK) {
 		sodium_memzero(browser, sizeof(browser));
-		refuse(c, res, CR_FLOW_REFUSED, CR_WHY_LOGIN_STATE, "pre-login cookie does not match the state");
+		refuse(c, res, CR_FLOW_REFUSED, CR_WHY_LOGIN_STATE, "unknown, used or another browser's state");
+		return;
+	}
+	if (c->now - flow.created_at > CR_LOGIN_FLOW_TTL) {
+		sodium_memzero(browser, sizeof(browser));
+		refuse(c, res, CR_FLOW_REFUSED, CR_WHY_LOGIN_STATE, "login flow expired");
 		return;
 	}
 	if (provider_error || !param_ok(code)) {

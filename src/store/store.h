@@ -167,10 +167,12 @@ struct cr_login_flow {
 };
 enum cr_err cr_db_login_flow_create(struct cr_db *db, const unsigned char state_hash[CR_HASH_LEN],
     const struct cr_login_flow *f);
-/* Fetches and deletes the flow in one step, so a state is usable once.
-   CR_ERR_NOTFOUND when absent (unknown, forged or already used). */
+/* Fetches and deletes the flow of state_hash started by the browser whose pre-login cookie hashes
+   to browser_hash, in one step, so a state is usable once and only by its browser: another
+   browser holding the callback URL cannot spoil the login. CR_ERR_NOTFOUND when absent (unknown,
+   forged, already used, or another browser's). */
 enum cr_err cr_db_login_flow_take(struct cr_db *db, const unsigned char state_hash[CR_HASH_LEN],
-    struct cr_login_flow *out);
+    const unsigned char browser_hash[CR_HASH_LEN], struct cr_login_flow *out);
 enum cr_err cr_db_login_flows_purge(struct cr_db *db, time_t created_before, long *deleted);
 
 /* ---- department confirmation (SPEC R2) ---- */

@@ -99,7 +99,7 @@ cr_db_sessions_purge(struct cr_db *db, time_t idle_before, time_t created_before
 static const char SQL_FLOW_CREATE[] =
     "INSERT INTO login_flows (state_hash, browser_hash, nonce, created_at) VALUES ($1, $2, $3, $4)";
 static const char SQL_FLOW_TAKE[] =
-    "DELETE FROM login_flows WHERE state_hash = $1 RETURNING browser_hash, nonce, created_at";
+    "DELETE FROM login_flows WHERE state_hash = $1 AND browser_hash = $2 RETURNING browser_hash, nonce, created_at";
 static const char SQL_FLOW_PURGE[] = "DELETE FROM login_flows WHERE created_at < $1";
 
 enum cr_err
@@ -117,7 +117,8 @@ cr_db_login_flow_create(struct cr_db *db, const unsigned char state_hash[CR_HASH
 }
 
 enum cr_err
-cr_db_login_flow_take(struct cr_db *db, const unsigned char state_hash[CR_HASH_LEN], struct cr_login_flow *out)
+cr_db_login_flow_take(struct cr_db *db, const unsigned char state_hash[CR_HASH_LEN],
+    const unsigned char browser_hash[CR_HASH_LEN], struct cr_login_flow *out)
 {
 	struct db_stmt *st;
 	enum db_rc rc;
@@ -126,6 +127,7 @@ cr_db_login_flow_take(struct cr_db *db, const unsigned char state_hash[CR_HASH_L
 	if ((st = db_prep(db, SQL_FLOW_TAKE)) == NULL)
 		return CR_ERR_IO;
 	db_bind_blob(st, 1, state_hash, CR_HASH_LEN);
+	db_bind_blob(st, 2, browser_hash, CR_HASH_LEN);
 	rc = db_step(st);
 	if (rc == DB_ROW) {
 		size_t blen;

@@ -80,6 +80,10 @@ test('a callback without the pre-login cookie is refused', T, async () => {
   const callback = await govsimApprove(jar, authorize, WONG.sub);
   const stranger = new CookieJar(); // another browser: has the URL, not the cookie
   await assertRefused(stranger, await stranger.fetch(callback), 'missing pre-login cookie');
+  // The stranger spoiled nothing: the browser that started the login still finishes it.
+  const own = await jar.fetch(callback);
+  assert.equal(own.status, 302, `the holder's own callback after a stranger's: ${own.status}`);
+  assert.ok(setsSession(own), 'a session for the holder');
 });
 
 test('replaying the callback URL is refused', T, async () => {

@@ -389,13 +389,20 @@ test_login_flow_once(void **state)
 	assert_int_equal(cr_db_login_flow_create(f->db, st1, &in), CR_OK);
 	assert_int_equal(cr_db_login_flow_create(f->db, st1, &in), CR_ERR_CONFLICT);
 
-	assert_int_equal(cr_db_login_flow_take(f->db, st2, &out), CR_ERR_NOTFOUND);
+	assert_int_equal(cr_db_login_flow_take(f->db, st2, in.browser_hash, &out), CR_ERR_NOTFOUND);
+	/* Another browser's cookie takes nothing, and leaves the flow to its own browser. */
+	{
+		unsigned char other[CR_HASH_LEN];
+
+		hash_of(other, 13);
+		assert_int_equal(cr_db_login_flow_take(f->db, st1, other, &out), CR_ERR_NOTFOUND);
+	}
 	memset(&out, 0xa5, sizeof(out));
-	assert_int_equal(cr_db_login_flow_take(f->db, st1, &out), CR_OK);
+	assert_int_equal(cr_db_login_flow_take(f->db, st1, in.browser_hash, &out), CR_OK);
 	assert_memory_equal(out.browser_hash, in.browser_hash, CR_HASH_LEN);
 	assert_string_equal(out.nonce, in.nonce);
 	assert_int_equal(out.created_at, NOW);
-	assert_int_equal(cr_db_login_flow_take(f->db, st1, &out), CR_ERR_NOTFOUND);
+	assert_int_equal(cr_db_login_flow_take(f->db, st1, in.browser_hash, &out), CR_ERR_NOTFOUND);
 }
 
 static void
@@ -416,9 +423,9 @@ test_login_flows_purge(void **state)
 	assert_int_equal(cr_db_login_flows_purge(f->db, NOW + 200, &n), CR_OK);
 	assert_int_equal(n, 2);
 	hash_of(s, 21);
-	assert_int_equal(cr_db_login_flow_take(f->db, s, &out), CR_ERR_NOTFOUND);
+	assert_int_equal(cr_db_login_flow_take(f->db, s, in.browser_hash, &out), CR_ERR_NOTFOUND);
 	hash_of(s, 22);
-	assert_int_equal(cr_db_login_flow_take(f->db, s, &out), CR_OK);
+	assert_int_equal(cr_db_login_flow_take(f->db, s, in.browser_hash, &out), CR_OK);
 	assert_int_equal(out.created_at, NOW + 200);
 	assert_int_equal(cr_db_login_flows_purge(f->db, NOW + 1000, &n), CR_OK);
 	assert_int_equal(n, 2);
