@@ -696,11 +696,16 @@ test_login_refusals(void **state)
 	cr_flow_login_finish(&c, "unknown-state", "code", NULL, false, &s, &r);
 	expect(&r, CR_FLOW_REFUSED, CR_WHY_LOGIN_STATE);
 
-	/* Another browser's secret: refused, and the state is spent (a replay finds nothing). */
+	/* Another browser's secret: refused, and the flow is left to its own browser (a stranger holding
+	   the callback URL cannot spoil the login); once taken, a replay finds nothing. */
 	login_flow(w, 1, NOW, st, browser);
 	login_flow(w, 2, NOW, st2, other);
 	cr_flow_login_finish(&c, st, "code", other, false, &s, &r);
 	expect(&r, CR_FLOW_REFUSED, CR_WHY_LOGIN_STATE);
+	assert_int_equal(fx_query_int(w->f, "SELECT count(*) FROM login_flows"), 2);
+	cr_flow_login_finish(&c, st, NULL, browser, true, &s, &r);
+	expect(&r, CR_FLOW_REFUSED, CR_WHY_LOGIN_PROVIDER);
+	assert_int_equal(fx_query_int(w->f, "SELECT count(*) FROM login_flows"), 1);
 	cr_flow_login_finish(&c, st, "code", browser, false, &s, &r);
 	expect(&r, CR_FLOW_REFUSED, CR_WHY_LOGIN_STATE);
 	/* The provider's error, in the right browser. */
