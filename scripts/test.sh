@@ -11,8 +11,11 @@
 #      CR_TEST_DB=postgres pass, which would only repeat them
 #   5. make asan; unit tests from build-asan/tests (the store's also on PostgreSQL); the integration
 #      suite against build-asan/
-# Prints each suite's result as it goes; full logs are in tests/out/. The last line is exactly
-# `N passed, N failed` (sums over all suites). Exits non-zero when anything failed or could not run
+# Prints each suite's result as it goes; full logs are in tests/out/. Then one line per configuration
+# (unit on SQLite and PostgreSQL, integration on SQLite and PostgreSQL, interop, browser, the same under
+# ASan+UBSan, fuzz): the distinct tests that passed, failed and were skipped there; a fuzz target that
+# ran an unknown or zero number of times fails. The last line is exactly `N passed, N failed` (sums
+# over all configurations: a test counts once per configuration it ran in). Exits non-zero when anything failed or could not run
 # (a suite that crashes or prints no summary counts as at least one failure).
 # POSIX sh: `make test` runs it with sh.
 set -u
@@ -36,14 +39,44 @@ SANITIZER_RE='ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|SUMMAR
 
 say() { printf '%s\n' "$*"; }
 
-# add SUITE PASSED FAILED SECONDS
+# The configuration the next suites count under (conf NAME "label"); the closing summary prints one
+# line per configuration, in the order they ran.
+CONF=none
+CONFS=""
+CP_none=0
+CF_none=0
+CS_none=0
+conf() {
+	CONF=$1
+	CONFS="$CONFS $1"
+	eval "LABEL_$1=\$2; CP_$1=0; CF_$1=0; CS_$1=0"
+}
+
+# add SUITE PASSED FAILED SECONDS [SKIPPED]
 add() {
 	PASSED=$((PASSED + $2))
 	FAILED=$((FAILED + $3))
-	say "-- $1: pass $2, fail $3 ($4 s)"
+	eval "CP_$CONF=\$((CP_$CONF + $2)); CF_$CONF=\$((CF_$CONF + $3)); CS_$CONF=\$((CS_$CONF + ${5:-0}))"
+	if [ "${5:-0}" -ne 0 ]; then
+		say "-- $1: pass $2, fail $3, skipped $5 ($4 s)"
+	else
+		say "-- $1: pass $2, fail $3 ($4 s)"
+	fi
+}
+
+# One line per configuration: the distinct tests that passed there, failed and were skipped (each
+# configuration runs the same tests again on another database or build, so the closing sum counts
+# a test once per configuration it ran in).
+summary() {
+	say ""
+	for c in $CONFS; do
+		eval "l=\$LABEL_$c; p=\$CP_$c; f=\$CF_$c; k=\$CS_$c"
+		say "$(printf '%-34s' "$l") $p passed, $f failed, $k skipped"
+	done
 }
 
 finish() {
+	summary
 	say ""
 	say "total time: $(($(date +%s) - START)) s; logs in $OUT/"
 	say "$PASSED passed, $FAILED failed"
@@ -99,11 +132,12 @@ run_unit() {
 		rc=$?
 		p=$(sed -n 's/^\[  PASSED  \] \([0-9][0-9]*\) test.*/\1/p' "$log" | awk '{s += $1} END {print s + 0}')
 		f=$(sed -n 's/^\[  FAILED  \] \([0-9][0-9]*\) test.*/\1/p' "$log" | awk '{s += $1} END {print s + 0}')
+		sk=$(sed -n 's/^\[  SKIPPED \] \([0-9][0-9]*\) test.*/\1/p' "$log" | awk '{s += $1} END {print s + 0}')
 		why=""
 		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; why=" (exit $rc)"; fi
 		if grep -Eq "$SANITIZER_RE" "$log" && [ "$f" -eq 0 ]; then f=1; why=" (sanitizer report)"; fi
 		if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then f=1; why=" (no cmocka summary)"; fi
-		add "unit $t$why" "$p" "$f" $(($(date +%s) - t0))
+		add "unit $t$why" "$p" "$f" $(($(date +%s) - t0)) "$sk"
 		if [ "$f" -ne 0 ]; then show_failure "$log"; fi
 	done
 	if [ "$found" -eq 0 ]; then
@@ -168,6 +202,7 @@ run_node() {
 	p=$(sed -n 's/^# pass \([0-9][0-9]*\)$/\1/p' "$log" | tail -n 1)
 	f=$(sed -n 's/^# fail \([0-9][0-9]*\)$/\1/p' "$log" | tail -n 1)
 	c=$(sed -n 's/^# cancelled \([0-9][0-9]*\)$/\1/p' "$log" | tail -n 1)
+	sk=$(sed -n 's/^# skipped \([0-9][0-9]*\)$/\1/p' "$log" | tail -n 1)
 	why=""
 	if [ -z "$p" ] || [ -z "$f" ]; then
 		p=${p:-0}
@@ -177,25 +212,31 @@ run_node() {
 	f=$((f + ${c:-0}))
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; why=" (exit $rc)"; fi
 	if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then f=1; why=" (ran no test)"; fi
-	add "$label$why" "$p" "$f" $(($(date +%s) - t0))
+	add "$label$why" "$p" "$f" $(($(date +%s) - t0)) "${sk:-0}"
 	if [ "$f" -ne 0 ]; then show_failure "$log"; fi
 }
 
 # ---------------------------------------------------------------- 3, 4. build/
 say "== unit tests (build/)"
+conf unit "unit (cmocka, SQLite)"
 run_unit build
+conf unit_pg "unit (cmocka, PostgreSQL)"
 run_unit_pg build
 
 say "== integration (build/)"
+conf int "integration on SQLite"
 run_node "integration build" tests/integration/*.test.mjs
 say "== integration on PostgreSQL (build/)"
 CR_TEST_DB=postgres
 export CR_TEST_DB
+conf int_pg "integration on PostgreSQL"
 run_node "integration build postgres" tests/integration/*.test.mjs
 unset CR_TEST_DB
 say "== interop: oidc-provider (build/)"
+conf interop "interop (oidc-provider)"
 run_node "interop build" tests/interop/*.test.mjs
 say "== e2e: chromium (build/)"
+conf e2e "browser (chromium)"
 run_node "e2e build" tests/e2e/*.test.mjs
 
 # ---------------------------------------------------------------- 5. build-asan/
@@ -214,24 +255,29 @@ UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
 
 say "== unit tests (build-asan/)"
+conf unit_asan "unit under ASan+UBSan (SQLite)"
 run_unit build-asan
+conf unit_asan_pg "unit under ASan+UBSan (PostgreSQL)"
 run_unit_pg build-asan
 
 say "== integration (build-asan/)"
 CR_BIN_DIR=build-asan
 export CR_BIN_DIR
+conf int_asan "integration under ASan+UBSan"
 run_node "integration build-asan" tests/integration/*.test.mjs
 unset CR_BIN_DIR ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
 
 # ---------------------------------------------------------------- 6. fuzz (short, bounded)
 # Every parser of untrusted input runs under libFuzzer for FUZZ_SECONDS each (make fuzz runs longer).
 say "== fuzz: ${FUZZ_SECONDS:-10} s per target"
+conf fuzz "fuzz (libFuzzer targets)"
 t0=$(date +%s)
 log="$OUT/fuzz.log"
 timeout "$T_FUZZ" sh scripts/fuzz.sh "${FUZZ_SECONDS:-10}" >"$log" 2>&1
 rc=$?
-p=$(grep -Ec '^[a-z_]+ +[0-9?]+ execs +ok$' "$log")
-f=$(grep -Ec 'CRASH|build FAILED' "$log")
+p=$(grep -Ec '^[a-z_]+ +[0-9]+ execs +ok$' "$log")
+# A target that ran an unknown number of times (or none) did not run: a failure.
+f=$(($(grep -Ec 'CRASH|build FAILED' "$log") + $(grep -Ec '^[a-z_]+ +(\?|0) execs' "$log")))
 if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
 if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then f=1; fi
 add "fuzz (libFuzzer)" "$p" "$f" $(($(date +%s) - t0))
