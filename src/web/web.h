@@ -51,7 +51,7 @@ struct cr_app {
 
 struct cr_req {
 	const char *method;
-	const char *path;        /* without the query */
+	const char *path;        /* without the query; untrusted, not necessarily UTF-8 */
 	char ip[64];
 	time_t now;
 	struct cr_form form;     /* parsed body of a form POST */
@@ -64,7 +64,11 @@ struct cr_req {
 	const char *(*header)(struct cr_req *, const char *name);
 	const char *(*query)(struct cr_req *, const char *name);
 	const char *(*cookie)(struct cr_req *, const char *name);
-	/* Appends this request's path with `name` set to value, keeping only the step ids app= and i=. */
+	/* The path of the route that matched (a static string), or NULL: none did, or not yet routed.
+	   Links back to "this page" are made from it, never from `path`, which is the visitor's text. */
+	const char *route;
+	/* Appends this page's URL with `name` set to value: the matched route with only the step ids app=
+	   and i=, or "/" when no route matched. */
 	enum cr_err (*self_url)(struct cr_req *, const char *name, const char *value, struct cr_buf *out);
 	void *conn;              /* opaque to handlers */
 	const char *lang;        /* "zh-Hant", "en", "pt" */
