@@ -109,7 +109,8 @@ void cr_resp_redirect(struct cr_resp *resp, const char *location);
 /* Adds a Set-Cookie with HttpOnly, SameSite=Lax, Secure per config; max_age < 0 deletes it. */
 void cr_resp_cookie(struct cr_app *app, struct cr_resp *resp, const char *name, const char *value,
     const char *path, long max_age);
-/* A fresh render context with the locale, DEV flag, year, user and CSRF token. Caller json_decref()s. */
+/* A fresh render context with the locale, DEV flag, year, user and CSRF token. Caller json_decref()s.
+   NULL, with jansson's reason logged, when it cannot be built. */
 json_t *cr_page_ctx(struct cr_req *req, const char *title_key);
 /* Renders template `name` with ctx (consumed) as an HTML page of the given status. */
 void cr_render(struct cr_req *req, struct cr_resp *resp, unsigned status, const char *name, json_t *ctx);

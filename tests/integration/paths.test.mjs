@@ -1,9 +1,10 @@
 // Request paths are untrusted text (issue 13): a page never links to what a visitor put in its path
-// (the language links of an unmatched path lead to "/").
+// (the language links of an unmatched path lead to "/"), and a path that is not UTF-8 is a plain
+// 404, not a 500 with a false "out of memory" in the log.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { startSystem, elements, TEST_TIMEOUT } from '../lib/harness.mjs';
+import { startSystem, elements, TEST_TIMEOUT, sleep } from '../lib/harness.mjs';
 
 let sys;
 before(async () => { sys = await startSystem(); }, { timeout: 120_000 });
@@ -26,6 +27,15 @@ function rawGet(path) {
   });
 }
 
+// The portal's log line for a request: it arrives through a pipe, so wait for it (bounded). The line
+// has the decoded path: an escape (%xx) of the request stands for whatever byte the log shows.
+async function logLine(path, status) {
+  const esc = path.split(/%[0-9a-f]{2}/i).map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('[^ ]*');
+  const re = new RegExp(`^.* info http: GET ${esc} ${status} .*$`, 'm');
+  for (let i = 0; i < 50 && !re.test(sys.portal.output); i += 1) await sleep(100);
+  return re.exec(sys.portal.output)?.[0];
+}
+
 test('a path naming another host: 404, and no link of the page leaves the site', T, async () => {
   for (const path of ['//evil.example/', '/\\evil.example/', '/%2F%2Fevil.example/', '/%5Cevil.example/']) {
     const res = await rawGet(path);
@@ -39,5 +49,19 @@ test('a path naming another host: 404, and no link of the page leaves the site',
     const langs = hrefs.filter((h) => /[?&]lang=/.test(h));
     assert.equal(langs.length, 2, `${path}: two other languages offered`);
     for (const h of langs) assert.match(h, /^\/\?lang=(en|pt)$/, `${path}: ${h} leads to the start page`);
+  }
+});
+
+test('a path that is not UTF-8: 404, and at most an info line in the log', T, async () => {
+  for (const path of ['/%ff', '/%c3%28', '/static/%c0%ae%c0%ae/x']) {
+    const before = sys.portal.output.length;
+    const res = await rawGet(path);
+    assert.equal(res.status, 404, `${path} is not found (${res.html.slice(0, 200)})`);
+    assert.match(res.html, /<html lang="zh-Hant">/, `${path}: the portal's own 404 page`);
+    const line = await logLine(path, 404);
+    assert.ok(line, `${path}: its request line is logged`);
+    const since = sys.portal.output.slice(before);
+    assert.doesNotMatch(since, / (warn|error) /, `${path}: nothing above info logged:\n${since}`);
+    assert.doesNotMatch(since, /out of memory/i, `${path}: no false out of memory`);
   }
 });
