@@ -64,6 +64,7 @@ cr_page_ctx(struct cr_req *req, const char *title_key)
 	struct tm tm;
 	char css[96];
 	json_t *ctx, *langs;
+	json_error_t jerr;
 
 	gmtime_r(&req->now, &tm);
 	snprintf(css, sizeof(css), "/static/style.css?v=%s", req->app->css_version);
@@ -81,16 +82,22 @@ cr_page_ctx(struct cr_req *req, const char *title_key)
 		    cr_langs[i].label, "current", strcmp(cr_langs[i].code, req->lang) == 0, "url", cr_buf_str(&url)));
 		cr_buf_free(&url);
 	}
-	ctx = json_pack("{s:O, s:s, s:b, s:i, s:s, s:s, s:o, s:s}",
+	/* Only text the portal made goes in: the request's path is the visitor's, and it need not be
+	   UTF-8, which jansson refuses. */
+	ctx = json_pack_ex(&jerr, 0, "{s:O, s:s, s:b, s:i, s:s, s:s, s:o}",
 	    "t", texts(req),
 	    "lang", req->lang,
 	    "dev", req->app->cfg->dev,
 	    "year", tm.tm_year + 1900,
 	    "css", css,
 	    "title", cr_text(req, title_key),
-	    "langs", langs,
-	    "path", req->path);
-	if (ctx != NULL && req->authed) {
+	    "langs", langs);
+	if (ctx == NULL) {
+		cr_error("render", "page context: %s",
+		    json_error_code(&jerr) == json_error_out_of_memory ? "out of memory" : jerr.text);
+		return NULL;
+	}
+	if (req->authed) {
 		json_object_set_new(ctx, "user", json_pack("{s:s, s:s, s:b, s:b}",
 		    "name", req->person.name, "org", req->person.org_name,
 		    "coordinator", req->person.is_coordinator, "officer", req->person.is_officer));
@@ -108,13 +115,17 @@ cr_render(struct cr_req *req, struct cr_resp *resp, unsigned status, const char 
 	resp->static_body = NULL;
 	resp->content_type = "text/html; charset=utf-8";
 	if (ctx == NULL) {
-		err = CR_ERR_NOMEM;
+		/* Whoever could not build it said why (cr_page_ctx logs jansson's reason): a context
+		   fails for text that is not UTF-8 as well as for memory. */
+		cr_error("render", "template %s: no context to render", name);
+		err = CR_ERR_INVALID;
 	} else {
 		err = cr_tmpl_render(req->app->tmpl, name, ctx, &resp->body);
 		json_decref(ctx);
+		if (err != CR_OK)
+			cr_error("render", "template %s: %s", name, cr_err_str(err));
 	}
 	if (err != CR_OK) {
-		cr_error("render", "template %s: %s", name, cr_err_str(err));
 		cr_buf_reset(&resp->body);
 		cr_buf_adds(&resp->body, "<!doctype html><meta charset=utf-8><title>500</title><p>Internal error</p>");
 		resp->status = 500;

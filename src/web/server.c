@@ -168,9 +168,12 @@ self_url(struct cr_req *req, const char *name, const char *value, struct cr_buf 
 {
 	struct self_url_ctx c = {out, name, CR_OK};
 
-	if ((c.err = cr_buf_adds(out, req->path)) != CR_OK)
+	/* The request's path is the visitor's text (//host, /\host lead off-site): only a route of
+	   the table is written back, and a path that matched none links to the start page. */
+	if ((c.err = cr_buf_adds(out, req->route != NULL ? req->route : "/")) != CR_OK)
 		return c.err;
-	MHD_get_connection_values((struct MHD_Connection *)req->conn, MHD_GET_ARGUMENT_KIND, add_arg, &c);
+	if (req->route != NULL)
+		MHD_get_connection_values((struct MHD_Connection *)req->conn, MHD_GET_ARGUMENT_KIND, add_arg, &c);
 	if (c.err == CR_OK && (c.err = cr_buf_adds(out, strchr(cr_buf_str(out), '?') ? "&" : "?")) == CR_OK &&
 	    (c.err = cr_url_encode(out, name)) == CR_OK && (c.err = cr_buf_adds(out, "=")) == CR_OK)
 		c.err = cr_url_encode(out, value);
@@ -288,6 +291,7 @@ dispatch(struct cr_req *req, struct cr_resp *resp)
 		if (strcmp(routes[i].path, req->path) != 0)
 			continue;
 		path_known = true;
+		req->route = routes[i].path;
 		if (strcmp(routes[i].method, req->method) == 0 || (head && strcmp(routes[i].method, "GET") == 0)) {
 			routes[i].fn(req, resp);
 			return;

@@ -51,7 +51,7 @@ struct cr_app {
 
 struct cr_req {
 	const char *method;
-	const char *path;        /* without the query */
+	const char *path;        /* without the query; untrusted, not necessarily UTF-8 */
 	char ip[64];
 	time_t now;
 	struct cr_form form;     /* parsed body of a form POST */
@@ -64,7 +64,11 @@ struct cr_req {
 	const char *(*header)(struct cr_req *, const char *name);
 	const char *(*query)(struct cr_req *, const char *name);
 	const char *(*cookie)(struct cr_req *, const char *name);
-	/* Appends this request's path with `name` set to value, keeping only the step ids app= and i=. */
+	/* The path of the route that matched (a static string), or NULL: none did, or not yet routed.
+	   Links back to "this page" are made from it, never from `path`, which is the visitor's text. */
+	const char *route;
+	/* Appends this page's URL with `name` set to value: the matched route with only the step ids app=
+	   and i=, or "/" when no route matched. */
 	enum cr_err (*self_url)(struct cr_req *, const char *name, const char *value, struct cr_buf *out);
 	void *conn;              /* opaque to handlers */
 	const char *lang;        /* "zh-Hant", "en", "pt" */
@@ -105,7 +109,8 @@ void cr_resp_redirect(struct cr_resp *resp, const char *location);
 /* Adds a Set-Cookie with HttpOnly, SameSite=Lax, Secure per config; max_age < 0 deletes it. */
 void cr_resp_cookie(struct cr_app *app, struct cr_resp *resp, const char *name, const char *value,
     const char *path, long max_age);
-/* A fresh render context with the locale, DEV flag, year, user and CSRF token. Caller json_decref()s. */
+/* A fresh render context with the locale, DEV flag, year, user and CSRF token. Caller json_decref()s.
+   NULL, with jansson's reason logged, when it cannot be built. */
 json_t *cr_page_ctx(struct cr_req *req, const char *title_key);
 /* Renders template `name` with ctx (consumed) as an HTML page of the given status. */
 void cr_render(struct cr_req *req, struct cr_resp *resp, unsigned status, const char *name, json_t *ctx);
