@@ -136,6 +136,7 @@ cr_cmd_serve(const struct cr_config *cfg, int argc, char **argv, const sigset_t 
 		.horizon_days = cfg->horizon_days,
 		.session_idle_minutes = cfg->session_idle_minutes,
 		.session_absolute_minutes = cfg->session_absolute_minutes,
+		.login_max_per_address = cfg->login_max_per_address,
 		.base_url = cfg->base_url,
 		.codes = CR_CODE_POLICY_DEFAULT,
 		.codes_key = app.codes_key.k,

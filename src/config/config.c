@@ -44,6 +44,7 @@ static const struct key keys[] = {
 	I("renewal.window_days", window_days, 1, 365),
 	I("session.idle_minutes", session_idle_minutes, 1, 24 * 60),
 	I("session.absolute_minutes", session_absolute_minutes, 5, 7 * 24 * 60),
+	I("login.max_per_address", login_max_per_address, 1, 100000),
 	I("http.threads", http_threads, 1, 256),
 	I("http.max_connections", http_max_connections, 16, 100000),
 	B("session.cookie_secure", cookie_secure),
@@ -121,6 +122,7 @@ defaults(struct cr_config *c)
 	c->window_days = 30;
 	c->session_idle_minutes = 30;
 	c->session_absolute_minutes = 8 * 60;
+	c->login_max_per_address = 60;
 	c->http_threads = 4;
 	c->http_max_connections = 1024;
 	c->cookie_secure = false;

@@ -34,6 +34,7 @@ struct cr_config {
 	int window_days;                     /* renewal.window_days */
 	int session_idle_minutes;            /* session.idle_minutes */
 	int session_absolute_minutes;        /* session.absolute_minutes */
+	int login_max_per_address;           /* login.max_per_address: logins one address may start in 10 minutes */
 	int http_threads;                    /* http.threads */
 	int http_max_connections;            /* http.max_connections */
 	bool cookie_secure;                  /* session.cookie_secure: behind TLS */

@@ -44,6 +44,7 @@ struct cr_flow_env {
 	int horizon_days;                /* what coordinators may decide on */
 	int session_idle_minutes;
 	int session_absolute_minutes;
+	int login_max_per_address;       /* logins one client address may start per CR_LOGIN_FLOW_TTL; 0: no limit */
 	const char *base_url;            /* for links in mail, no trailing slash */
 	struct cr_code_policy codes;     /* email verification codes */
 	const unsigned char *codes_key;  /* 32 bytes: HMAC key of stored code hashes */
@@ -113,6 +114,7 @@ enum cr_flow_why {
 	CR_WHY_LOGIN_STATE,      /* unknown, used or expired login, or another browser's */
 	CR_WHY_LOGIN_PROVIDER,   /* GovID refused or returned an error, or the token failed verification */
 	CR_WHY_UNKNOWN_USER,     /* a GovID subject with no registration here */
+	CR_WHY_LOGIN_RATE,       /* this address started too many logins lately: try again later */
 	CR_WHY_DSI_DOWN,         /* DSI unreachable, too slow or answering garbage: try again later */
 	CR_WHY_CERT_INVALID,     /* a certificate of the application expired or was revoked */
 	CR_WHY_PHOTO_BAD,        /* n: the enum cr_image_verdict of the upload */
@@ -396,7 +398,9 @@ struct cr_flow_login_start {
 	struct cr_buf *authorize_url;            /* the caller's buffer, appended to */
 };
 /* Starts a GovID login: state, nonce and PKCE bound to a fresh browser secret. UNAVAILABLE when
-   GovID cannot be reached. */
+   GovID cannot be reached; REFUSED LOGIN_RATE when the client address started
+   env->login_max_per_address logins within CR_LOGIN_FLOW_TTL (counted in the store, so across
+   instances). */
 void cr_flow_login_begin(const struct cr_flow_ctx *c, struct cr_flow_login_start *out, struct cr_flow_result *res);
 
 /* A started session: the cookie value (secret) for the caller to set. */

@@ -172,6 +172,7 @@ cr_flow_why_name(enum cr_flow_why why)
 		[CR_WHY_SIGN_INVALID] = "sign_invalid",
 		[CR_WHY_NOT_SIGNED] = "not_signed",
 		[CR_WHY_NOT_ACTIVATABLE] = "not_activatable",
+		[CR_WHY_LOGIN_RATE] = "login_rate",
 		[CR_WHY_ACTIVATION_CLOSED] = "activation_closed",
 		[CR_WHY_ID_CHANGED] = "id_changed",
 		[CR_WHY_PASSWORD_WRONG] = "password_wrong",

@@ -60,6 +60,21 @@ cr_flow_login_begin(const struct cr_flow_ctx *c, struct cr_flow_login_start *out
 	enum cr_err err;
 
 	memset(res, 0, sizeof(*res));
+	/* Every anonymous login writes a row: an address may start only so many (the rows expire with
+	   the flows, so the limit is a sliding window of CR_LOGIN_FLOW_TTL). */
+	if (c->env->login_max_per_address > 0 && c->ip != NULL && c->ip[0] != '\0') {
+		long recent = 0;
+
+		if ((err = cr_db_login_flows_recent(c->db, c->ip, c->now - CR_LOGIN_FLOW_TTL, &recent)) != CR_OK) {
+			flow_result(res, CR_FLOW_UNAVAILABLE, CR_WHY_NONE, 0);
+			return;
+		}
+		if (recent >= c->env->login_max_per_address) {
+			cr_warn("login", "%s started %ld logins in %d s: refused", c->ip, recent, CR_LOGIN_FLOW_TTL);
+			flow_result(res, CR_FLOW_REFUSED, CR_WHY_LOGIN_RATE, CR_LOGIN_FLOW_TTL);
+			return;
+		}
+	}
 	cr_random(browser, sizeof(browser));
 	cr_random(state_raw, sizeof(state_raw));
 	cr_b64url_encode(browser, sizeof(browser), out->browser_secret, sizeof(out->browser_secret));
@@ -68,6 +83,7 @@ cr_flow_login_begin(const struct cr_flow_ctx *c, struct cr_flow_login_start *out
 	cr_sha256(browser, sizeof(browser), flow.browser_hash);
 	cr_random_token(flow.nonce);
 	flow.created_at = c->now;
+	snprintf(flow.ip, sizeof(flow.ip), "%s", c->ip != NULL ? c->ip : "");
 	derive_verifier(browser, verifier);
 	challenge_of(verifier, challenge);
 	ar = (struct cr_govid_authreq){.state = state, .nonce = flow.nonce, .code_challenge = challenge};

@@ -313,6 +313,10 @@ const char *const cr_pg_migrations[] = {
 	"  last_number BIGINT NOT NULL,"
 	"  published_at BIGINT NOT NULL,"
 	"  covered BIGINT NOT NULL DEFAULT 0);",
+	/* 7: the client address of each login flow, so that anonymous logins are limited per address
+	   across instances (issue 13). */
+	"ALTER TABLE login_flows ADD COLUMN ip TEXT NOT NULL DEFAULT '';"
+	"CREATE INDEX login_flows_ip ON login_flows(ip, created_at);",
 };
 
 const size_t cr_pg_migration_count = sizeof(cr_pg_migrations) / sizeof(cr_pg_migrations[0]);

@@ -306,6 +306,10 @@ const char *const cr_sqlite_migrations[] = {
 	"  last_number INTEGER NOT NULL,"
 	"  published_at INTEGER NOT NULL,"
 	"  covered INTEGER NOT NULL DEFAULT 0);",
+	/* 7: the client address of each login flow, so that anonymous logins are limited per address
+	   across instances (issue 13). */
+	"ALTER TABLE login_flows ADD COLUMN ip TEXT NOT NULL DEFAULT '';"
+	"CREATE INDEX login_flows_ip ON login_flows(ip, created_at);",
 };
 
 const size_t cr_sqlite_migration_count = sizeof(cr_sqlite_migrations) / sizeof(cr_sqlite_migrations[0]);

@@ -164,6 +164,7 @@ struct cr_login_flow {
 	unsigned char browser_hash[CR_HASH_LEN]; /* hash of the pre-login cookie */
 	char nonce[128];
 	time_t created_at;
+	char ip[64];                             /* the client address that started it ("" unknown) */
 };
 enum cr_err cr_db_login_flow_create(struct cr_db *db, const unsigned char state_hash[CR_HASH_LEN],
     const struct cr_login_flow *f);
@@ -174,6 +175,8 @@ enum cr_err cr_db_login_flow_create(struct cr_db *db, const unsigned char state_
 enum cr_err cr_db_login_flow_take(struct cr_db *db, const unsigned char state_hash[CR_HASH_LEN],
     const unsigned char browser_hash[CR_HASH_LEN], struct cr_login_flow *out);
 enum cr_err cr_db_login_flows_purge(struct cr_db *db, time_t created_before, long *deleted);
+/* How many login flows the address ip started since `since` (still on record). */
+enum cr_err cr_db_login_flows_recent(struct cr_db *db, const char *ip, time_t since, long *n);
 
 /* ---- department confirmation (SPEC R2) ---- */
 struct cr_org_cert {

@@ -34,7 +34,8 @@ struct copy_table {
 #define P3 P2 ", $3"
 #define P4 P3 ", $4"
 #define P5 P4 ", $5"
-#define P7 P5 ", $6, $7"
+#define P6 P5 ", $6"
+#define P7 P6 ", $7"
 #define P8 P7 ", $8"
 #define P9 P8 ", $9"
 #define P10 P9 ", $10"
@@ -57,7 +58,7 @@ TABLE_SQL(CERTS, "certificates",
 TABLE_SQL(CONF, "confirmations", "cert_id, decision, decided_by, decided_at", "cert_id", P4)
 TABLE_SQL(RENEW, "renewals", "cert_id, state, application_id, updated_at", "cert_id", P4)
 TABLE_SQL(SESS, "sessions", "id_hash, person_id, created_at, last_seen, ip", "id_hash", P5)
-TABLE_SQL(FLOWS, "login_flows", "state_hash, browser_hash, nonce, return_to, created_at", "state_hash", P5)
+TABLE_SQL(FLOWS, "login_flows", "state_hash, browser_hash, nonce, return_to, created_at, ip", "state_hash", P6)
 TABLE_SQL(AUDIT, "audit_log", "id, at, actor, action, object, ip, detail, prev_hash, hash", "id", P9)
 TABLE_SQL(OUTBOX, "outbox",
     "id, kind, to_addr, subject, message_id, sealed, state, tries, next_attempt_at, claimed_by, claimed_until,"
@@ -127,7 +128,7 @@ static const struct copy_table tables[] = {
 	T(CONF, "confirmations", "itti", NULL),
 	T(RENEW, "renewals", "itii", NULL),
 	T(SESS, "sessions", "biiit", NULL),
-	T(FLOWS, "login_flows", "bbtti", NULL),
+	T(FLOWS, "login_flows", "bbttit", NULL),
 	T(AUDIT, "audit_log", "iittttttt", NULL),
 	T(OUTBOX, "outbox", "ittttbtiititii", OUTBOX_SETVAL_PG),
 	T(NOTICES, "notices", "iitii", NULL),

@@ -97,7 +97,8 @@ cr_db_sessions_purge(struct cr_db *db, time_t idle_before, time_t created_before
  * Migrations are append-only, so the column stays; new rows get its DEFAULT ''.
  */
 static const char SQL_FLOW_CREATE[] =
-    "INSERT INTO login_flows (state_hash, browser_hash, nonce, created_at) VALUES ($1, $2, $3, $4)";
+    "INSERT INTO login_flows (state_hash, browser_hash, nonce, created_at, ip) VALUES ($1, $2, $3, $4, $5)";
+static const char SQL_FLOW_RECENT[] = "SELECT count(*) FROM login_flows WHERE ip = $1 AND created_at >= $2";
 static const char SQL_FLOW_TAKE[] =
     "DELETE FROM login_flows WHERE state_hash = $1 AND browser_hash = $2 RETURNING browser_hash, nonce, created_at";
 static const char SQL_FLOW_PURGE[] = "DELETE FROM login_flows WHERE created_at < $1";
@@ -113,7 +114,28 @@ cr_db_login_flow_create(struct cr_db *db, const unsigned char state_hash[CR_HASH
 	db_bind_blob(st, 2, f->browser_hash, CR_HASH_LEN);
 	db_bind_text(st, 3, f->nonce);
 	db_bind_int(st, 4, f->created_at);
+	db_bind_text(st, 5, f->ip);
 	return db_run(st, "login flow create");
+}
+
+enum cr_err
+cr_db_login_flows_recent(struct cr_db *db, const char *ip, time_t since, long *n)
+{
+	struct db_stmt *st;
+	enum db_rc rc;
+	enum cr_err err = CR_OK;
+
+	*n = 0;
+	if ((st = db_prep(db, SQL_FLOW_RECENT)) == NULL)
+		return CR_ERR_IO;
+	db_bind_text(st, 1, ip);
+	db_bind_int(st, 2, since);
+	if ((rc = db_step(st)) == DB_ROW)
+		*n = (long)db_col_int(st, 0);
+	else
+		err = db_err(st, "recent login flows");
+	db_reset(st);
+	return err;
 }
 
 enum cr_err

@@ -48,7 +48,9 @@ cr_page_login(struct cr_req *req, struct cr_resp *resp)
 	cr_req_flow(req, &c);
 	cr_flow_login_begin(&c, &start, &res);
 	if (res.outcome != CR_FLOW_DONE) {
-		if (res.why == CR_WHY_LOGIN_PROVIDER)
+		if (res.why == CR_WHY_LOGIN_RATE)
+			cr_render_error(req, resp, 429, "err_login_rate", NULL);
+		else if (res.why == CR_WHY_LOGIN_PROVIDER)
 			cr_render_error(req, resp, 503, "err_govid_down", NULL);
 		else
 			cr_render_error(req, resp, 500, "err_internal", NULL);

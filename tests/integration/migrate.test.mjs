@@ -37,7 +37,7 @@ const TABLES = {
   confirmations: ['cert_id, decision, decided_by, decided_at', 'cert_id'],
   renewals: ['cert_id, state, application_id, updated_at', 'cert_id'],
   sessions: ['HEX(id_hash) AS id_hash, person_id, created_at, last_seen, ip', 'id_hash'],
-  login_flows: ['HEX(state_hash) AS state_hash, HEX(browser_hash) AS browser_hash, nonce, return_to, created_at', 'state_hash'],
+  login_flows: ['HEX(state_hash) AS state_hash, HEX(browser_hash) AS browser_hash, nonce, return_to, created_at, ip', 'state_hash'],
   audit_log: ['id, at, actor, action, object, ip, detail, prev_hash, hash', 'id'],
   outbox: ['id, kind, to_addr, subject, message_id, HEX(sealed) AS sealed, state, tries, next_attempt_at, claimed_by,'
     + ' claimed_until, last_error, created_at, sent_at', 'id'],

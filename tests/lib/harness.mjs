@@ -221,6 +221,9 @@ export class System {
       CERTRENEW_DSI_API_KEY_FILE: this.dsiKeyFile,
       // GovID's e-signature service lives under govsim's base URL too (docs/internals/esign.md).
       CERTRENEW_SIGNING_BASE_URL: this.signingBase || issuer,
+      // Test files log in from 127.0.0.1 far more often than a person would; login_rate.test.mjs
+      // sets the real limit.
+      CERTRENEW_LOGIN_MAX_PER_ADDRESS: '100000',
     };
     if (this.dbUrl) env.CERTRENEW_DATABASE_URL = this.dbUrl;
     else delete env.CERTRENEW_DATABASE_URL;
