@@ -770,10 +770,11 @@ test_audit_no_truncate(void **state)
 	int64_t bad;
 
 	audit_one(f->db, NOW, "login", "a");
-	if (f->pg_db[0] != '\0') {
-		assert_int_not_equal(fx_raw_exec(f, "TRUNCATE audit_log", msg, sizeof(msg)), SQLITE_OK);
-		assert_non_null(strstr(msg, "append-only"));
-	}
+	/* PostgreSQL's TRUNCATE; on SQLite a DELETE without WHERE is its truncate (the trigger must stop
+	   that fast path too). Either way the row stays. */
+	assert_int_not_equal(fx_raw_exec(f, fx_dialect(f, "DELETE FROM audit_log", "TRUNCATE audit_log"), msg, sizeof(msg)),
+	    SQLITE_OK);
+	assert_non_null(strstr(msg, "append-only"));
 	assert_int_equal(cr_db_audit_verify(f->db, &rows, &bad), CR_OK);
 	assert_int_equal(rows, 1);
 }
