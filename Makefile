@@ -51,7 +51,10 @@ $(BUILD)/govsim: $(SIM_OBJ) $(BUILD)/libcertrenew.a
 
 $(BUILD)/tests/%: tests/unit/%.c $(SUPPORT_OBJ) $(BUILD)/libcertrenew.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(SUPPORT_OBJ) $(BUILD)/libcertrenew.a $(LIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS_ALL) $(UNIT_LDFLAGS) -o $@ $< $(SUPPORT_OBJ) $(BUILD)/libcertrenew.a $(LIBS) -lcmocka
+
+# test_buf watches free() to see that a grown buffer's old block was wiped before it was freed.
+$(BUILD)/tests/test_buf: UNIT_LDFLAGS = -Wl,--wrap=free
 
 unit: $(UNIT_BIN)
 	@for t in $(UNIT_BIN); do $$t || exit 1; done

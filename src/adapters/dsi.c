@@ -54,7 +54,7 @@ cr_dsi_new(const struct cr_dsi_config *cfg, struct cr_dsi **out)
 	d->connect_timeout_ms = cfg->connect_timeout_ms;
 	d->timeout_ms = cfg->timeout_ms;
 	if (have_key && cr_file_read_secret(cfg->api_key_file, d->api_key, sizeof(d->api_key)) != CR_OK) {
-		cr_error("dsi", "dsi.api_key_file %s cannot be read or is empty", cfg->api_key_file);
+		cr_error("dsi", "dsi.api_key_file refused (see above)");
 		cr_dsi_free(d);
 		return CR_ERR_CONFIG;
 	}

@@ -51,8 +51,10 @@ perform(CURL *h, const char *url, const char *shown, size_t cap, long timeout_ms
     struct cr_http_resp *out)
 {
 	CURLcode rc;
+	enum cr_err err;
 
 	out->status = 0;
+	out->content_type[0] = '\0';
 	cr_buf_init(&out->body, cap);
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -64,13 +66,18 @@ perform(CURL *h, const char *url, const char *shown, size_t cap, long timeout_ms
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &out->body);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "certrenew/1");
 	rc = curl_easy_perform(h);
-	if (rc == CURLE_WRITE_ERROR && out->body.len + CURL_MAX_WRITE_SIZE > cap) {
-		cr_warn("httpc", "answer from %s larger than %zu bytes", shown, cap);
-		return CR_ERR_TOOBIG;
-	}
 	if (rc != CURLE_OK) {
-		cr_warn("httpc", "%s: %s", shown, curl_easy_strerror(rc));
-		return CR_ERR_REMOTE;
+		if (rc == CURLE_WRITE_ERROR && out->body.len + CURL_MAX_WRITE_SIZE > cap) {
+			cr_warn("httpc", "answer from %s larger than %zu bytes", shown, cap);
+			err = CR_ERR_TOOBIG;
+		} else {
+			cr_warn("httpc", "%s: %s", shown, curl_easy_strerror(rc));
+			err = CR_ERR_REMOTE;
+		}
+		/* What arrived before the cap or the timeout is dropped here, so no caller can leak it;
+		   wiped, as it may be (part of) a token answer. */
+		cr_buf_free_secret(&out->body);
+		return err;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
 	{
@@ -91,6 +98,8 @@ cr_http_get(const char *url, const char *bearer, size_t cap, long timeout_ms, st
 	struct cr_buf auth;
 	enum cr_err err;
 
+	memset(out, 0, sizeof(*out));
+	cr_buf_init(&out->body, cap);
 	cr_buf_init(&auth, 8192);
 	if (h == NULL)
 		return CR_ERR_NOMEM;
@@ -120,6 +129,8 @@ cr_http_post_form(const char *url, const char *body, const char *basic_user, con
 	struct cr_buf cred, auth;
 	enum cr_err err = CR_OK;
 
+	memset(out, 0, sizeof(*out));
+	cr_buf_init(&out->body, cap);
 	cr_buf_init(&cred, 4096);
 	cr_buf_init(&auth, 8192);
 	if (h == NULL)
@@ -221,7 +232,7 @@ cr_http_request(const char *method, const char *url, const struct cr_http_opts *
 	err = perform(h, url, o->what ? o->what : url, o->cap, o->timeout_ms, o->connect_timeout_ms, out);
 out:
 	if (err != CR_OK)
-		cr_buf_free(&out->body);
+		cr_buf_free_secret(&out->body);
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(h);
 	return err;

@@ -21,7 +21,9 @@ struct cr_http_resp {
 enum cr_err cr_httpc_global_init(void);
 
 /* GET url; bearer (may be NULL) is sent as an Authorization header.
-   CR_ERR_REMOTE when the service cannot be reached or times out, CR_ERR_TOOBIG past cap. */
+   CR_ERR_REMOTE when the service cannot be reached or times out, CR_ERR_TOOBIG past cap. On any error
+   out->body is freed (wiped) and empty: what arrived before the failure is never handed back.
+   The same holds for cr_http_post_form and cr_http_request. */
 enum cr_err cr_http_get(const char *url, const char *bearer, size_t cap, long timeout_ms, struct cr_http_resp *out);
 
 /* POST an application/x-www-form-urlencoded body; basic_user/basic_pass (may be NULL)

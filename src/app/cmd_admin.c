@@ -44,17 +44,8 @@ ensure_dir(const char *path, mode_t mode)
 enum cr_err
 cr_read_secret_file(const char *path, char *out, size_t outlen)
 {
-	enum cr_err err = cr_file_read_secret(path, out, outlen);
-
-	if (err == CR_ERR_IO)
-		cr_error("config", "secret file %s: %s", path, strerror(errno));
-	else if (err == CR_ERR_TOOBIG)
-		cr_error("config", "secret file %s is longer than %zu bytes", path, outlen - 1);
-	else if (err == CR_ERR_INVALID)
-		cr_error("config", "secret file %s is empty or holds a NUL byte", path);
-	else if (err != CR_OK)
-		cr_error("config", "secret file %s: %s", path, cr_err_str(err));
-	return err == CR_OK ? CR_OK : CR_ERR_CONFIG;
+	/* cr_file_read_secret names the file and says what is wrong with it. */
+	return cr_file_read_secret(path, out, outlen) == CR_OK ? CR_OK : CR_ERR_CONFIG;
 }
 
 /* Writes a fresh random secret to path unless the file exists. */

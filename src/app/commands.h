@@ -34,7 +34,8 @@ enum cr_err cr_app_pki_open(const struct cr_config *cfg, struct cr_pki **out);
 /* Prints usage and returns true when argv (after the command name) asks for --help or -h. */
 bool cr_cmd_wants_help(int argc, char **argv, const char *usage);
 
-/* Reads a one-line secret file (trailing newline dropped) into out. */
+/* Reads a one-line secret file (trailing newline dropped) into out through cr_file_read_secret: CR_ERR_CONFIG,
+   logged naming the file, when it is refused (group or others may read or write it, too long, empty). */
 enum cr_err cr_read_secret_file(const char *path, char *out, size_t outlen);
 
 #endif

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -29,6 +30,7 @@
 #include <sodium.h>
 
 #include "pki_int.h"
+#include "util/file.h"
 #include "util/log.h"
 
 #define PATH_LEN 1200
@@ -146,18 +148,33 @@ read_cert(const char *path)
 	return x;
 }
 
+/* A CA key in PEM, through the same private-file check as every secret (util/file.h): refused when group
+   or others may read or write it. A PEM key of RSA 8192 bits is under 7 KB. */
+#define CA_KEY_FILE_MAX 65536
+
 static EVP_PKEY *
 read_key(const char *path)
 {
-	FILE *f = fopen(path, "re");
-	EVP_PKEY *k;
+	char *text = NULL;
+	size_t len = 0;
+	BIO *b;
+	EVP_PKEY *k = NULL;
+	enum cr_err err;
 
-	if (f == NULL) {
-		cr_error("pki", "%s: %s", path, strerror(errno));
+	if ((err = cr_file_read(path, CA_KEY_FILE_MAX, CR_FILE_PRIVATE, &text, &len)) != CR_OK) {
+		if (err == CR_ERR_DENIED)
+			cr_error("pki", "%s may be read or written by group or others; chmod 600 it", path);
+		else if (err == CR_ERR_IO)
+			cr_error("pki", "%s: %s", path, strerror(errno));
+		else
+			cr_error("pki", "%s: %s", path, cr_err_str(err));
 		return NULL;
 	}
-	k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-	fclose(f);
+	if ((b = BIO_new_mem_buf(text, (int)len)) != NULL)
+		k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+	BIO_free(b);
+	OPENSSL_cleanse(text, len);
+	free(text);
 	if (k == NULL)
 		cr_error("pki", "%s: no PEM private key (or one with a passphrase)", path);
 	ERR_clear_error();

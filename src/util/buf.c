@@ -55,8 +55,15 @@ reserve(struct cr_buf *b, size_t n)
 	na = b->alloc ? b->alloc : 64;
 	while (na < need)
 		na = na > SIZE_MAX / 2 ? need : na * 2;
-	if ((p = realloc(b->data, na)) == NULL)
+	/* Never realloc: it would free the old block unwiped, and any buffer may hold a secret
+	   (cr_buf_free_secret can only wipe the block it sees). So copy, wipe and free the old one. */
+	if ((p = malloc(na)) == NULL)
 		return CR_ERR_NOMEM;
+	if (b->data != NULL) {
+		memcpy(p, b->data, b->len + 1);
+		sodium_memzero(b->data, b->alloc);
+		free(b->data);
+	}
 	b->data = p;
 	b->alloc = na;
 	return CR_OK;

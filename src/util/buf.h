@@ -2,6 +2,8 @@
  * Growable byte buffer with a mandatory size cap (after curl's dynbuf).
  * The contents are always NUL-terminated so text can be used directly.
  * Fields are touched only through these functions.
+ * Growing moves the contents to a new block and wipes the old one before freeing it (never
+ * realloc), so cr_buf_free_secret leaves no copy of a secret behind, however the buffer grew.
  */
 #ifndef CR_BUF_H
 #define CR_BUF_H

@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "file.h"
+#include "log.h"
 
 enum cr_err
 cr_file_read(const char *path, size_t cap, unsigned flags, char **out, size_t *len)
@@ -30,6 +31,11 @@ cr_file_read(const char *path, size_t cap, unsigned flags, char **out, size_t *l
 	}
 	if (!S_ISREG(st.st_mode)) {
 		saved = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+		goto out;
+	}
+	/* Checked on the open file, so a chmod or rename between a check and the read cannot slip by. */
+	if ((flags & CR_FILE_PRIVATE) && (st.st_mode & 077) != 0) {
+		err = CR_ERR_DENIED;
 		goto out;
 	}
 	if ((size_t)st.st_size > cap) {
@@ -91,16 +97,27 @@ cr_file_read_secret(const char *path, char *out, size_t outlen)
 
 	out[0] = '\0';
 	/* A secret file is tiny; anything past outlen does not fit anyway. */
-	if ((err = cr_file_read(path, outlen, 0, &p, &n)) != CR_OK)
+	if ((err = cr_file_read(path, outlen, CR_FILE_PRIVATE, &p, &n)) != CR_OK) {
+		if (err == CR_ERR_DENIED)
+			cr_error("secret", "%s may be read or written by group or others; chmod 600 it", path);
+		else if (err == CR_ERR_TOOBIG)
+			cr_error("secret", "%s is longer than %zu bytes", path, outlen - 1);
+		else if (err == CR_ERR_IO)
+			cr_error("secret", "%s: %s", path, strerror(errno));
+		else
+			cr_error("secret", "%s: %s", path, cr_err_str(err));
 		return err;
+	}
 	total = n;
 	while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'))
 		n--;
-	if (n >= outlen || memchr(p, '\0', n) != NULL)
-		err = n >= outlen ? CR_ERR_TOOBIG : CR_ERR_INVALID;
-	else if (n == 0)
+	if (n >= outlen) {
+		err = CR_ERR_TOOBIG;
+		cr_error("secret", "%s is longer than %zu bytes", path, outlen - 1);
+	} else if (n == 0 || memchr(p, '\0', n) != NULL) {
 		err = CR_ERR_INVALID;
-	else {
+		cr_error("secret", "%s is empty or holds a NUL byte", path);
+	} else {
 		memcpy(out, p, n);
 		out[n] = '\0';
 	}

@@ -12,20 +12,23 @@
 
 /* cr_file_read flags. */
 #define CR_FILE_NOFOLLOW 1u /* refuse a symbolic link as the last component (O_NOFOLLOW) */
+#define CR_FILE_PRIVATE 2u  /* refuse a file group or others may read or write (mode & 077): a secret */
 
 /*
  * Reads the regular file at path, at most cap bytes. *out is NUL-terminated (there may be NULs
  * inside: *len is the length) and owned by the caller (free()). CR_ERR_TOOBIG past the cap,
  * CR_ERR_NOMEM, CR_ERR_IO with errno telling why (EISDIR or EINVAL for a file that is not
- * regular). On error *out is NULL.
+ * regular), CR_ERR_DENIED for a file CR_FILE_PRIVATE refuses. On error *out is NULL.
  */
 enum cr_err cr_file_read(const char *path, size_t cap, unsigned flags, char **out, size_t *len);
 
 /*
  * Reads a small secret file (a password, a client secret, a key in text) into out (outlen
- * bytes, NUL-terminated), dropping trailing CR and LF; the copy on the stack is wiped.
- * CR_ERR_IO when it cannot be read (errno says why), CR_ERR_TOOBIG when it does not fit,
- * CR_ERR_INVALID when empty.
+ * bytes, NUL-terminated), dropping trailing CR and LF; the copy on the heap is wiped. The one
+ * reader of the portal's secret files. Refuses, logging an error that names the file:
+ * CR_ERR_DENIED when group or others may read or write it (it must be chmod 600 or 400),
+ * CR_ERR_TOOBIG when it does not fit (never truncated), CR_ERR_INVALID when empty or holding a NUL,
+ * CR_ERR_IO when it cannot be read (errno says why). On error out is "".
  */
 enum cr_err cr_file_read_secret(const char *path, char *out, size_t outlen);
 

@@ -46,10 +46,8 @@ cr_seal_key_load(const char *path, struct cr_seal_key *out)
 	size_t klen = 0;
 	enum cr_err err;
 
-	if ((err = cr_file_read_secret(path, text, sizeof(text))) != CR_OK) {
-		cr_error("seal", "key file %s: %s", path, err == CR_ERR_IO ? strerror(errno) : cr_err_str(err));
-		return CR_ERR_CONFIG;
-	}
+	if (cr_file_read_secret(path, text, sizeof(text)) != CR_OK)
+		return CR_ERR_CONFIG; /* logged, naming the file */
 	err = cr_b64url_decode(text, strlen(text), out->k, sizeof(out->k), &klen);
 	sodium_memzero(text, sizeof(text));
 	if (err != CR_OK || klen != sizeof(out->k)) {

@@ -978,9 +978,13 @@ test_open_refuses(void **state)
 	assert_non_null(f = fopen(ee_key, "w"));
 	PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL);
 	fclose(f);
+	/* A key others may read is refused before anything else is looked at. */
+	assert_int_equal(chmod(ee_key, 0640), 0);
 	cfg = F.cfg;
 	cfg.types[CR_CERT_ENCRYPTION].ca_cert_file = ee_cert;
 	cfg.types[CR_CERT_ENCRYPTION].ca_key_file = ee_key;
+	open_refused(&cfg, ee_key);
+	assert_int_equal(chmod(ee_key, 0600), 0);
 	open_refused(&cfg, ee_cert);
 	/* A CA under another root. */
 	assert_non_null(mkdtemp(other));
