@@ -63,7 +63,8 @@ free_port() {
 }
 
 CERTRENEW_MODE=dev
-CERTRENEW_BASE_URL=https://eservices.example.test
+# DEV accepts loopback base URLs only (cr_config_check_mode); the notices link it.
+CERTRENEW_BASE_URL=https://localhost:8443
 export CERTRENEW_MODE CERTRENEW_BASE_URL
 unset CERTRENEW_SMTP_URL CERTRENEW_TEST_CRASH_AFTER 2>/dev/null || true
 

@@ -63,31 +63,24 @@ css_version(const struct cr_static_files *s, char out[16])
 		snprintf(out, 16, "%.8s", etag + 1);
 }
 
-/* The DSI client. In production DSI is reached over https only (fail closed). */
+/* The DSI client. In production DSI is reached over https only (cr_config_check_mode). */
 static enum cr_err
 open_dsi(const struct cr_config *cfg, struct cr_dsi **out)
 {
 	struct cr_dsi_config dc = {cfg->dsi_base_url, cfg->dsi_api_key_file, cfg->dsi_client_cert, cfg->dsi_client_key,
 	    cfg->dsi_ca_file, cfg->dsi_connect_timeout_ms, cfg->dsi_timeout_ms};
 
-	if (!cfg->dev && strncmp(cfg->dsi_base_url, "https://", 8) != 0) {
-		cr_error("serve", "dsi.base_url must be an https:// URL in production");
-		return CR_ERR_CONFIG;
-	}
 	return cr_dsi_new(&dc, out);
 }
 
-/* GovID's signing service. In production: https only and a named GovID CA (fail closed). */
+/* GovID's signing service. In production: https only (cr_config_check_mode) and a named GovID CA
+   (fail closed). */
 static enum cr_err
 open_signing(const struct cr_config *cfg, struct cr_csc **out)
 {
 	struct cr_csc_config sc = {.base_url = cfg->signing_base_url, .ca_file = cfg->signing_ca_file,
 	    .connect_timeout_ms = cfg->signing_connect_timeout_ms, .timeout_ms = cfg->signing_timeout_ms};
 
-	if (!cfg->dev && strncmp(cfg->signing_base_url, "https://", 8) != 0) {
-		cr_error("serve", "signing.base_url must be an https:// URL in production");
-		return CR_ERR_CONFIG;
-	}
 	/* In DEV the file is govsim's, which may start after the portal: it is read at each validation. */
 	if (cfg->signing_trust_file[0] == '\0' || (!cfg->dev && access(cfg->signing_trust_file, R_OK) != 0)) {
 		cr_error("serve", "signing.trust_file %s cannot be read: the GovID CA of signing certificates is needed",
@@ -103,7 +96,7 @@ cr_cmd_serve(const struct cr_config *cfg, int argc, char **argv, const sigset_t 
 	struct cr_app app = {.cfg = cfg};
 	struct cr_server *srv = NULL;
 	struct cr_govid_config gc;
-	char secret[512], redirect[CR_CFG_STR + 32], eid_redirect[CR_CFG_STR + 48], errbuf[256];
+	char secret[512], redirect[CR_CFG_STR + 32], eid_redirect[CR_CFG_STR + 48], errbuf[512];
 	int sig, rc = 1;
 
 	if (cr_cmd_wants_help(argc, argv,
@@ -111,6 +104,10 @@ cr_cmd_serve(const struct cr_config *cfg, int argc, char **argv, const sigset_t 
 	        "Runs the portal on `listen` (default 127.0.0.1:8080) until SIGTERM or SIGINT.\n"
 	        "Needs an initialised database (certrenew init).\n"))
 		return 0;
+	if (cr_config_check_mode(cfg, errbuf, sizeof(errbuf)) != CR_OK) {
+		cr_error("serve", "%s", errbuf);
+		return 1;
+	}
 	if (cr_read_secret_file(cfg->govid_client_secret_file, secret, sizeof(secret)) != CR_OK)
 		return 1;
 	snprintf(redirect, sizeof(redirect), "%s/auth/callback", cfg->base_url);
@@ -343,6 +340,7 @@ int
 cr_cmd_jobs(const struct cr_config *cfg, int argc, char **argv, const sigset_t *stop)
 {
 	struct cr_jobs j = {0};
+	char errbuf[512];
 	bool once = false;
 	int interval = 60, rc = 0, what = DO_ALL;
 
@@ -377,6 +375,10 @@ cr_cmd_jobs(const struct cr_config *cfg, int argc, char **argv, const sigset_t *
 			fprintf(stderr, "certrenew jobs: unknown argument '%s' (see --help)\n", argv[i]);
 			return 1;
 		}
+	}
+	if (cr_config_check_mode(cfg, errbuf, sizeof(errbuf)) != CR_OK) {
+		cr_error("jobs", "%s", errbuf);
+		return 1;
 	}
 	if (jobs_setup(cfg, &j) != CR_OK || cr_store_open(cfg->database_url, 1, &j.store) != CR_OK) {
 		jobs_teardown(&j);

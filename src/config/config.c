@@ -54,6 +54,7 @@ static const struct key keys[] = {
 	S("smtp.username", smtp_username),
 	S("smtp.password_file", smtp_password_file),
 	B("smtp.starttls", smtp_starttls),
+	B("smtp.allow_plain", smtp_allow_plain),
 	S("mail.from", mail_from),
 	S("mail.reply_to", mail_reply_to),
 	S("mail.envelope_from", mail_envelope_from),
@@ -359,8 +360,12 @@ cr_config_load(struct cr_config *c, const char *path, char *err, size_t errlen)
 	enum cr_err rc;
 
 	defaults(c);
-	if (path != NULL && (rc = load_file(c, path, err, errlen)) != CR_OK)
-		return rc;
+	/* A configuration file is an installation: a missing `mode` line must not turn DEV on there. */
+	if (path != NULL) {
+		c->dev = false;
+		if ((rc = load_file(c, path, err, errlen)) != CR_OK)
+			return rc;
+	}
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		char name[128];
 		const char *v;
@@ -414,6 +419,78 @@ cr_config_load(struct cr_config *c, const char *path, char *err, size_t errlen)
 		snprintf(c->pki_publish_url, sizeof(c->pki_publish_url), "%.1000s/pki", c->base_url);
 	if (c->evidence_dir[0] == '\0')
 		snprintf(c->evidence_dir, sizeof(c->evidence_dir), "%.1000s/evidence", c->var_dir);
+	return CR_OK;
+}
+
+/* Is host (len bytes) a loopback name DEV may use? */
+static bool
+loopback_host(const char *host, size_t len)
+{
+	static const char *const names[] = {"127.0.0.1", "localhost", "::1", "[::1]"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i]) == len && memcmp(host, names[i], len) == 0)
+			return true;
+	return false;
+}
+
+/* Does url (http:// or https://) name a loopback host, with nothing but a port or a path after it? */
+static bool
+loopback_url(const char *url)
+{
+	static const char *const hosts[] = {"127.0.0.1", "localhost", "[::1]"};
+	size_t scheme = strncmp(url, "http://", 7) == 0 ? 7 : strncmp(url, "https://", 8) == 0 ? 8 : 0;
+
+	if (scheme == 0)
+		return false;
+	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		size_t n = strlen(hosts[i]);
+		char next;
+
+		if (strncmp(url + scheme, hosts[i], n) != 0)
+			continue;
+		/* The host must end there: http://127.0.0.1.example.org or http://localhost@example.org is elsewhere. */
+		next = url[scheme + n];
+		if (next == '\0' || next == ':' || next == '/')
+			return true;
+	}
+	return false;
+}
+
+enum cr_err
+cr_config_check_mode(const struct cr_config *c, char *err, size_t errlen)
+{
+	const struct {
+		const char *key, *url;
+	} external[] = {
+		{"base_url", c->base_url},
+		{"govid.issuer", c->govid_issuer},
+		{"dsi.base_url", c->dsi_base_url},
+		{"signing.base_url", c->signing_base_url},
+	};
+
+	if (c->dev) {
+		if (!loopback_host(c->listen_host, strlen(c->listen_host)))
+			return fail(err, errlen, "listen",
+			    "DEV mode listens on loopback only (127.0.0.1, ::1 or localhost); set mode = prod");
+		if (!loopback_url(c->base_url))
+			return fail(err, errlen, "base_url",
+			    "DEV mode needs a loopback URL (http://127.0.0.1, http://localhost or http://[::1], "
+			    "or https:// to them); set mode = prod");
+		return CR_OK;
+	}
+	for (size_t i = 0; i < sizeof(external) / sizeof(external[0]); i++)
+		if (strncmp(external[i].url, "https://", 8) != 0)
+			return fail(err, errlen, external[i].key, "must be an https:// URL in production");
+	if (c->smtp_url[0] == '\0')
+		return fail(err, errlen, "smtp.url",
+		    "must be set in production (empty writes mail, verification codes included, as clear .eml files)");
+	if (strncmp(c->smtp_url, "smtps://", 8) != 0 && strncmp(c->smtp_url, "smtp://", 7) != 0)
+		return fail(err, errlen, "smtp.url", "must be an smtp:// or smtps:// URL");
+	if (strncmp(c->smtp_url, "smtp://", 7) == 0 && !c->smtp_starttls && !c->smtp_allow_plain)
+		return fail(err, errlen, "smtp.url",
+		    "smtp:// without smtp.starttls sends mail in clear: set smtp.starttls = true, use smtps://, "
+		    "or accept it with smtp.allow_plain = true");
 	return CR_OK;
 }
 

@@ -44,6 +44,7 @@ struct cr_config {
 	char smtp_username[256];             /* smtp.username */
 	char smtp_password_file[CR_CFG_STR]; /* smtp.password_file */
 	bool smtp_starttls;                  /* smtp.starttls: require STARTTLS */
+	bool smtp_allow_plain;               /* smtp.allow_plain: production may send over smtp:// in clear */
 	char mail_from[512];                 /* mail.from: From header (UTF-8 display name allowed) */
 	char mail_reply_to[512];             /* mail.reply_to */
 	char mail_envelope_from[256];        /* mail.envelope_from: SMTP MAIL FROM */
@@ -99,8 +100,18 @@ struct cr_config {
 };
 
 /* Fills cfg with defaults, then the file (if path is not NULL), then the environment.
+   Without a file the mode is dev; a file that does not set `mode` (nor CERTRENEW_MODE) means prod.
    On error writes a message naming the key (or file line) into err. */
 enum cr_err cr_config_load(struct cr_config *cfg, const char *path, char *err, size_t errlen);
+
+/* The rules of the mode, checked by `serve` and `jobs` before they start (fail closed):
+   DEV listens on loopback only (listen 127.0.0.1, ::1 or localhost) and its base_url names loopback
+   (http:// or https:// to 127.0.0.1, localhost or [::1]), so a DEV system is never reachable from
+   elsewhere. Production reaches everything outside over https (base_url, govid.issuer, dsi.base_url,
+   signing.base_url), sends mail through SMTP (smtp.url set: no clear .eml files) and over TLS
+   (smtps://, or smtp:// with smtp.starttls) unless smtp.allow_plain says otherwise.
+   Returns CR_OK, or CR_ERR_CONFIG with a message naming the key in err. */
+enum cr_err cr_config_check_mode(const struct cr_config *cfg, char *err, size_t errlen);
 
 /* Copies a database URL for logs with any password replaced by "***"
    (postgresql://user:secret@host/db -> postgresql://user:***@host/db). */

@@ -13,6 +13,13 @@ import {
 import { dueEmails } from '../lib/demo.mjs';
 
 const T = { timeout: TEST_TIMEOUT };
+// What production needs of a portal that calls nothing outside (cr_config_check_mode): https everywhere,
+// SMTP over TLS.
+const PROD = {
+  CERTRENEW_MODE: 'prod', CERTRENEW_BASE_URL: 'https://certrenew.invalid', CERTRENEW_GOVID_ISSUER: 'https://govid.invalid',
+  CERTRENEW_DSI_BASE_URL: 'https://dsi.invalid', CERTRENEW_SIGNING_BASE_URL: 'https://signing.invalid',
+  CERTRENEW_SMTP_URL: 'smtps://smtp.invalid',
+};
 const SUBJECT_NOTICE = 'eSignTrust 電子證書服務（政府機關） - 部門用戶電子證書續期《待續期》通知';
 
 let sys;
@@ -110,11 +117,11 @@ test('/dev/mail/message with a bad id answers 404', T, async () => {
 
 test('in production mode /dev/mail does not exist (404)', T, async () => {
   const port = await freePort();
-  // Production reaches DSI and the signing service over https only and names the GovID CA of signing
-  // certificates (cmd_serve.c refuses to start otherwise); nothing here calls them.
+  // Production reaches GovID, DSI and the signing service over https only, has an https base_url, sends
+  // mail over SMTP with TLS (cr_config_check_mode) and names the GovID CA of signing certificates
+  // (cmd_serve.c refuses to start otherwise); nothing here calls them.
   const env = {
-    ...sys.env, CERTRENEW_MODE: 'prod', CERTRENEW_LISTEN: `127.0.0.1:${port}`, CERTRENEW_DSI_BASE_URL: 'https://dsi.invalid',
-    CERTRENEW_SIGNING_BASE_URL: 'https://signing.invalid',
+    ...sys.env, ...PROD, CERTRENEW_LISTEN: `127.0.0.1:${port}`,
     CERTRENEW_SIGNING_TRUST_FILE: path.join(sys.varDir, 'govsim', 'govid-ca.pem'),
   };
   const child = spawn(CERTRENEW, ['serve'], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -147,13 +154,10 @@ test('in production mode /dev/mail does not exist (404)', T, async () => {
 // Fail closed: production without the GovID CA of signing certificates, or with a plain-HTTP signing
 // service, does not start.
 test('in production the portal refuses a missing signing trust file or a plain-HTTP signing service', T, async () => {
-  const base = {
-    ...sys.env, CERTRENEW_MODE: 'prod', CERTRENEW_LISTEN: `127.0.0.1:${await freePort()}`,
-    CERTRENEW_DSI_BASE_URL: 'https://dsi.invalid', CERTRENEW_SIGNING_BASE_URL: 'https://signing.invalid',
-  };
+  const base = { ...sys.env, ...PROD, CERTRENEW_LISTEN: `127.0.0.1:${await freePort()}` };
   for (const [label, extra, why] of [
     ['no trust file', {}, /signing\.trust_file/],
-    ['http signing', { CERTRENEW_SIGNING_BASE_URL: 'http://127.0.0.1:9', CERTRENEW_SIGNING_TRUST_FILE: path.join(sys.varDir, 'govsim', 'govid-ca.pem') }, /signing\.base_url must be an https/],
+    ['http signing', { CERTRENEW_SIGNING_BASE_URL: 'http://127.0.0.1:9', CERTRENEW_SIGNING_TRUST_FILE: path.join(sys.varDir, 'govsim', 'govid-ca.pem') }, /config key 'signing\.base_url': must be an https/],
   ]) {
     const r = spawnSync(CERTRENEW, ['serve'], { env: { ...base, ...extra }, cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
     assert.notEqual(r.status, 0, `${label}: refused`);

@@ -15,7 +15,8 @@ import { dueHolders, dueCertCount, dueEmails, demoPerson } from '../lib/demo.mjs
 
 const T = { timeout: 120_000 };
 const CMD_TIMEOUT = 60_000;
-const BASE_URL = 'https://eservices.example.test';
+// A configured base URL unlike the seed's; DEV accepts loopback ones only (cr_config_check_mode).
+const BASE_URL = 'https://localhost:8443';
 const LOGIN_URL = `${BASE_URL}/ecmp/certrenewal`;
 const SUBJECT_NOTICE = 'eSignTrust 電子證書服務（政府機關） - 部門用戶電子證書續期《待續期》通知';
 const SUBJECT_REMINDER = 'eSignTrust 電子證書服務（政府機關） - 部門用戶電子證書續期《待續期》提示';
@@ -499,7 +500,12 @@ test('a run that aborts mid-batch leaves nothing half-done; the next run sends e
 
 test('the crash hook does nothing outside DEV mode', T, async () => {
   await withSystem(async (sys) => {
-    const r = cr(sys, ['jobs', '--once', '--only', 'notices'], { CERTRENEW_MODE: 'prod', CERTRENEW_TEST_CRASH_AFTER: '1' });
+    const r = cr(sys, ['jobs', '--once', '--only', 'notices'], {
+      CERTRENEW_MODE: 'prod', CERTRENEW_TEST_CRASH_AFTER: '1',
+      // What production needs (cr_config_check_mode); --only notices calls none of them.
+      CERTRENEW_GOVID_ISSUER: 'https://govid.invalid', CERTRENEW_DSI_BASE_URL: 'https://dsi.invalid',
+      CERTRENEW_SIGNING_BASE_URL: 'https://signing.invalid', CERTRENEW_SMTP_URL: 'smtps://smtp.invalid',
+    });
     assert.equal(r.status, 0, `prod run with the hook set\n${r.out}`);
     assert.equal(r.signal, null);
     assertExactlyOnce(sys, DUE_N, 'prod run');

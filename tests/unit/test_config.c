@@ -510,6 +510,179 @@ test_paths_follow_var_dir(void **state)
 	assert_string_equal(c->govid_client_secret_file, "/run/s");
 }
 
+/* Issue 13: a configuration file without a `mode` line is an installation, not a DEV checkout.
+   Before: such a file left DEV on (demo pages, DEV CAs made by init, crash hooks). */
+static void
+test_file_without_mode_is_prod(void **state)
+{
+	struct fx *f = *state;
+	struct cr_config *c = &f->cfg;
+	enum cr_err rc;
+
+	write_file(f, "var_dir = /srv/cr\n");
+	assert_int_equal(cr_config_load(c, f->path, f->err, sizeof(f->err)), CR_OK);
+	assert_false(c->dev);
+	/* DEV-only defaults stay off. */
+	assert_string_equal(c->signing_trust_file, "");
+	assert_string_equal(c->pki_publish_url, "");
+	/* Said in the file, or by CERTRENEW_MODE, DEV is DEV. */
+	write_file(f, "var_dir = /srv/cr\nmode = dev\n");
+	assert_int_equal(cr_config_load(c, f->path, f->err, sizeof(f->err)), CR_OK);
+	assert_true(c->dev);
+	write_file(f, "var_dir = /srv/cr\n");
+	assert_int_equal(setenv("CERTRENEW_MODE", "dev", 1), 0);
+	rc = cr_config_load(c, f->path, f->err, sizeof(f->err));
+	unsetenv("CERTRENEW_MODE");
+	assert_int_equal(rc, CR_OK);
+	assert_true(c->dev);
+	/* Without a file (make run, the tests) the default is DEV. */
+	defaults_into(f);
+	assert_true(c->dev);
+}
+
+/* An odd mode, in the file or the environment, is an error naming the key, never DEV. */
+static void
+test_odd_mode_refused(void **state)
+{
+	struct fx *f = *state;
+	static const char *const odd[] = {"", "Dev", "development", "production", "prod ", "1", "true"};
+	enum cr_err rc;
+
+	for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
+		assert_int_equal(setenv("CERTRENEW_MODE", odd[i], 1), 0);
+		rc = cr_config_load(&f->cfg, NULL, f->err, sizeof(f->err));
+		unsetenv("CERTRENEW_MODE");
+		assert_int_equal(rc, CR_ERR_CONFIG);
+		assert_non_null(strstr(f->err, "'mode'"));
+	}
+	write_file(f, "mode = staging\n");
+	assert_int_equal(cr_config_load(&f->cfg, f->path, f->err, sizeof(f->err)), CR_ERR_CONFIG);
+	assert_non_null(strstr(f->err, "'mode'"));
+}
+
+/* Sets key = value on c and expects cr_config_check_mode to refuse naming key (or accept when key is NULL). */
+static void
+check_mode_case(struct fx *f, const struct cr_config *base, const char *key, const char *value, const char *refused)
+{
+	struct cr_config c = *base;
+
+	assert_int_equal(cr_config_set(&c, key, value, f->err, sizeof(f->err)), CR_OK);
+	f->err[0] = '\0';
+	if (refused == NULL) {
+		if (cr_config_check_mode(&c, f->err, sizeof(f->err)) != CR_OK)
+			fail_msg("%s = %s refused: %s", key, value, f->err);
+	} else {
+		char want[96];
+
+		if (cr_config_check_mode(&c, f->err, sizeof(f->err)) != CR_ERR_CONFIG)
+			fail_msg("%s = %s accepted", key, value);
+		snprintf(want, sizeof(want), "config key '%s'", refused);
+		if (strstr(f->err, want) == NULL)
+			fail_msg("%s = %s: message %s does not name %s", key, value, f->err, refused);
+	}
+}
+
+/* Issue 13: DEV is reachable from this machine only. Before: DEV on 0.0.0.0 with a public base_url started. */
+static void
+test_check_mode_dev_loopback_only(void **state)
+{
+	struct fx *f = *state;
+	struct cr_config base;
+
+	defaults_into(f);
+	base = f->cfg;
+	assert_true(base.dev);
+	assert_int_equal(cr_config_check_mode(&base, f->err, sizeof(f->err)), CR_OK); /* make run's defaults */
+	for (const char *const *l = (const char *const[]){"127.0.0.1:8080", "localhost:80", "::1:8080",
+	         "[::1]:8080", NULL}; *l != NULL; l++)
+		check_mode_case(f, &base, "listen", *l, NULL);
+	for (const char *const *l = (const char *const[]){"0.0.0.0:8080", "10.0.0.5:8080", "127.0.0.2:8080",
+	         "::0:8080", "example.org:80", "localhost.example.org:80", NULL}; *l != NULL; l++)
+		check_mode_case(f, &base, "listen", *l, "listen");
+	for (const char *const *u = (const char *const[]){"http://127.0.0.1:8080", "http://127.0.0.1",
+	         "http://localhost:3000/", "http://[::1]:8080", "https://127.0.0.1:8443", "http://127.0.0.1:8080/x",
+	         NULL}; *u != NULL; u++)
+		check_mode_case(f, &base, "base_url", *u, NULL);
+	for (const char *const *u = (const char *const[]){"https://eservices.example.test",
+	         "http://127.0.0.1.example.org", "http://localhost@example.org", "http://localhostx:80",
+	         "http://10.0.0.1:8080", "http://[::1].example.org", NULL}; *u != NULL; u++)
+		check_mode_case(f, &base, "base_url", *u, "base_url");
+}
+
+/* A production configuration with every external address on https and mail over TLS. */
+static void
+prod_config(struct fx *f, struct cr_config *c)
+{
+	static const char *const kv[][2] = {
+		{"mode", "prod"}, {"listen", "0.0.0.0:8080"}, {"base_url", "https://renew.gov.test"},
+		{"govid.issuer", "https://govid.gov.test"}, {"dsi.base_url", "https://dsi.gov.test"},
+		{"signing.base_url", "https://sign.gov.test"}, {"smtp.url", "smtp://mail.gov.test:587"},
+		{"smtp.starttls", "true"},
+	};
+
+	defaults_into(f);
+	*c = f->cfg;
+	for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
+		assert_int_equal(cr_config_set(c, kv[i][0], kv[i][1], f->err, sizeof(f->err)), CR_OK);
+	assert_int_equal(cr_config_check_mode(c, f->err, sizeof(f->err)), CR_OK);
+}
+
+/* Issue 13: in production every external URL is https, in one place. Before: base_url and govid.issuer
+   could be http, and jobs checked none of them. */
+static void
+test_check_mode_prod_https(void **state)
+{
+	struct fx *f = *state;
+	struct cr_config base;
+	static const char *const keys[] = {"base_url", "govid.issuer", "dsi.base_url", "signing.base_url"};
+
+	prod_config(f, &base);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		check_mode_case(f, &base, keys[i], "http://remote.gov.test", keys[i]);
+		check_mode_case(f, &base, keys[i], "http://127.0.0.1:8081", keys[i]);
+		check_mode_case(f, &base, keys[i], "https://remote.gov.test:8443", NULL);
+	}
+	/* The DEV defaults (http to 127.0.0.1) are refused in production, naming the first such key. */
+	defaults_into(f);
+	assert_int_equal(cr_config_set(&f->cfg, "mode", "prod", f->err, sizeof(f->err)), CR_OK);
+	assert_int_equal(cr_config_check_mode(&f->cfg, f->err, sizeof(f->err)), CR_ERR_CONFIG);
+	assert_non_null(strstr(f->err, "config key 'base_url'"));
+	/* DEV keeps its local http services. */
+	check_mode_case(f, &base, "mode", "dev", "listen");
+}
+
+/* Issue 13: production mail goes through SMTP over TLS unless plain SMTP is asked for. Before: an empty
+   smtp.url (clear .eml files, codes included) and smtp:// without STARTTLS started in production. */
+static void
+test_check_mode_prod_smtp(void **state)
+{
+	struct fx *f = *state;
+	struct cr_config base, c;
+
+	prod_config(f, &base);
+	check_mode_case(f, &base, "smtp.url", "smtps://mail.gov.test", NULL);
+	check_mode_case(f, &base, "smtp.starttls", "false", "smtp.url");
+	assert_non_null(strstr(f->err, "smtp.allow_plain"));
+	c = base;
+	assert_int_equal(cr_config_set(&c, "smtp.starttls", "false", f->err, sizeof(f->err)), CR_OK);
+	check_mode_case(f, &c, "smtp.allow_plain", "true", NULL);
+	check_mode_case(f, &c, "smtp.url", "smtps://mail.gov.test:465", NULL);
+	check_mode_case(f, &c, "smtp.url", "lmtp://mail.gov.test", "smtp.url");
+	c.smtp_url[0] = '\0';
+	c.smtp_allow_plain = true;
+	assert_int_equal(cr_config_check_mode(&c, f->err, sizeof(f->err)), CR_ERR_CONFIG);
+	assert_non_null(strstr(f->err, "config key 'smtp.url'"));
+	/* In DEV the .eml files stay (make run's mail viewer). */
+	c = base;
+	c.smtp_url[0] = '\0';
+	assert_int_equal(cr_config_set(&c, "mode", "dev", f->err, sizeof(f->err)), CR_OK);
+	assert_int_equal(cr_config_set(&c, "listen", "127.0.0.1:8080", f->err, sizeof(f->err)), CR_OK);
+	check_mode_case(f, &c, "base_url", "http://127.0.0.1:8080", NULL);
+	/* smtp.allow_plain is a boolean like the others. */
+	assert_int_equal(cr_config_set(&c, "smtp.allow_plain", "yes", f->err, sizeof(f->err)), CR_ERR_CONFIG);
+	assert_non_null(strstr(f->err, "smtp.allow_plain"));
+}
+
 /* Removes CERTRENEW_* variables inherited from whoever runs the tests. */
 static void
 clear_env(void)
@@ -620,6 +793,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_https_base_url_means_secure_cookies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trusted_proxies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trusted_proxies_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_without_mode_is_prod, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_odd_mode_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_mode_dev_loopback_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_mode_prod_https, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_mode_prod_smtp, setup, teardown),
 	};
 
 	clear_env();
