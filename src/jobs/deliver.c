@@ -17,7 +17,6 @@
 #include "util/log.h"
 
 #define BATCH 50
-#define LEASE 300
 
 static time_t
 backoff(int base, int tries)
@@ -104,7 +103,7 @@ cr_jobs_deliver(struct cr_jobs *j, time_t now, long max, struct cr_deliver_stats
 	while (done < max) {
 		size_t n = 0;
 
-		if ((err = cr_db_outbox_claim(db, j->worker, now, LEASE, BATCH, batch, &n)) != CR_OK || n == 0)
+		if ((err = cr_db_outbox_claim(db, j->worker, now, j->cfg->mail_lease_seconds, BATCH, batch, &n)) != CR_OK || n == 0)
 			break;
 		for (size_t i = 0; i < n; i++) {
 			struct cr_buf msg;
