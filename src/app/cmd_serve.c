@@ -275,7 +275,7 @@ jobs_pass(struct cr_jobs *j, int what)
 	}
 	if (what & DO_DELIVER) {
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		if ((e = cr_jobs_deliver(j, time(NULL), 100000, &ds)) != CR_OK)
+		if ((e = cr_jobs_deliver(j, 100000, &ds)) != CR_OK)
 			err = e;
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		if (ds.sent + ds.retried + ds.failed > 0 || e != CR_OK)

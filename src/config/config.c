@@ -60,6 +60,7 @@ static const struct key keys[] = {
 	S("mail.envelope_from", mail_envelope_from),
 	I("mail.max_tries", mail_max_tries, 1, 100),
 	I("mail.retry_seconds", mail_retry_seconds, 1, 3600),
+	I("mail.lease_seconds", mail_lease_seconds, 2, 3600),
 	S("mail.dir", mail_dir),
 	S("mail.outbox_key_file", outbox_key_file),
 	S("codes.key_file", codes_key_file),
@@ -134,6 +135,7 @@ defaults(struct cr_config *c)
 	snprintf(c->mail_envelope_from, sizeof(c->mail_envelope_from), "noreply@esigntrust.com");
 	c->mail_max_tries = 8;
 	c->mail_retry_seconds = 60;
+	c->mail_lease_seconds = 300;
 	snprintf(c->dsi_base_url, sizeof(c->dsi_base_url), "http://127.0.0.1:8081");
 	c->dsi_connect_timeout_ms = 3000;
 	c->dsi_timeout_ms = 10000;

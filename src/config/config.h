@@ -50,6 +50,7 @@ struct cr_config {
 	char mail_envelope_from[256];        /* mail.envelope_from: SMTP MAIL FROM */
 	int mail_max_tries;                  /* mail.max_tries before a message is marked failed */
 	int mail_retry_seconds;              /* mail.retry_seconds: first backoff, doubling to 1 h */
+	int mail_lease_seconds;              /* mail.lease_seconds: how long a sender holds a claimed message */
 	char mail_dir[CR_CFG_STR];           /* mail.dir: where .eml files go without SMTP */
 	char outbox_key_file[CR_CFG_STR];    /* mail.outbox_key_file: seals messages at rest */
 	char codes_key_file[CR_CFG_STR];     /* codes.key_file: keys the hashes of verification codes */

@@ -4,6 +4,12 @@
  * server is configured, the DEV default), and marked sent. A message whose
  * sender dies between sending and marking is sent again when its lease ends:
  * delivery is at least once, with the same Message-ID, never lost.
+ * No other sender takes a message a live sender is sending: each claim reads
+ * the clock then, the lease (mail.lease_seconds) is renewed right before each message and
+ * the message is skipped when another sender took it meanwhile, and one send
+ * (with its one reconnect) is bounded to half the lease. Batches are small
+ * enough (BATCH x the SMTP timeout = half the default lease) that a live
+ * sender's messages are rarely taken at all. See docs/internals/mail.md.
  * Transient failures back off exponentially (mail.retry_seconds, doubling, capped at 1 h);
  * permanent refusals and the last allowed try mark the message failed, for
  * `certrenew mail list --failed` and `certrenew mail retry`.
@@ -16,8 +22,9 @@
 #include "jobs.h"
 #include "util/log.h"
 
-#define BATCH 50
-#define LEASE 300
+/* BATCH x SMTP_TIMEOUT_MS = 150 s, half the default lease of 300 s. */
+#define BATCH 10
+#define SMTP_TIMEOUT_MS 15000
 
 static time_t
 backoff(int base, int tries)
@@ -33,9 +40,13 @@ static enum cr_err
 ensure_smtp(struct cr_jobs *j)
 {
 	struct cr_smtp_config sc;
+	/* A quarter of the lease at most: a send and its one reconnect end within half of it. */
+	long timeout_ms = (long)j->cfg->mail_lease_seconds * 1000 / 4;
 
 	if (j->smtp != NULL)
 		return CR_OK;
+	if (timeout_ms > SMTP_TIMEOUT_MS)
+		timeout_ms = SMTP_TIMEOUT_MS;
 	sc = (struct cr_smtp_config){
 		.url = j->cfg->smtp_url,
 		.username = j->cfg->smtp_username[0] ? j->cfg->smtp_username : NULL,
@@ -43,7 +54,7 @@ ensure_smtp(struct cr_jobs *j)
 		.require_starttls = j->cfg->smtp_starttls,
 		.envelope_from = j->cfg->mail_envelope_from,
 		.helo_domain = NULL,
-		.timeout_ms = 15000,
+		.timeout_ms = timeout_ms,
 	};
 	return cr_smtp_new(&sc, &j->smtp);
 }
@@ -69,10 +80,12 @@ send_one(struct cr_jobs *j, const struct cr_outbox_msg *m, const struct cr_buf *
 	return cr_smtp_send(j->smtp, m->to_addr, msg->data, msg->len, err, errlen);
 }
 
+/* Records the outcome of one message, at the time it is known. */
 static void
 settle(struct cr_jobs *j, struct cr_db *db, const struct cr_outbox_msg *m, enum cr_err rc, const char *why,
-    time_t now, struct cr_deliver_stats *st)
+    struct cr_deliver_stats *st)
 {
+	time_t now = time(NULL);
 	bool give_up = rc == CR_ERR_DENIED || rc == CR_ERR_INVALID || m->tries >= j->cfg->mail_max_tries;
 
 	if (rc == CR_OK) {
@@ -92,8 +105,33 @@ settle(struct cr_jobs *j, struct cr_db *db, const struct cr_outbox_msg *m, enum 
 	}
 }
 
+/* Sends one claimed message, unless another sender has taken it since the claim. */
+static void
+deliver_one(struct cr_jobs *j, struct cr_db *db, const struct cr_outbox_msg *m, struct cr_deliver_stats *st)
+{
+	struct cr_buf msg;
+	char why[256] = "";
+	enum cr_err rc;
+
+	cr_buf_init(&msg, 2u * 1024u * 1024u);
+	rc = cr_mailer_build(&j->mailer, m, &msg);
+	if (rc != CR_OK) {
+		snprintf(why, sizeof(why), "cannot build the message (%s)", cr_err_str(rc));
+	} else if ((rc = cr_db_outbox_renew(db, m->id, j->worker, time(NULL) + j->cfg->mail_lease_seconds)) != CR_OK) {
+		/* Not ours any more (or we cannot tell): sending it could send it twice. */
+		if (rc == CR_ERR_CONFLICT)
+			cr_info("deliver", "message %lld: taken over by another sender; skipped", (long long)m->id);
+		cr_buf_free_secret(&msg);
+		return;
+	} else {
+		rc = send_one(j, m, &msg, why, sizeof(why));
+	}
+	cr_buf_free_secret(&msg);
+	settle(j, db, m, rc, why, st);
+}
+
 enum cr_err
-cr_jobs_deliver(struct cr_jobs *j, time_t now, long max, struct cr_deliver_stats *st)
+cr_jobs_deliver(struct cr_jobs *j, long max, struct cr_deliver_stats *st)
 {
 	struct cr_outbox_msg batch[BATCH];
 	struct cr_db *db = cr_store_get(j->store);
@@ -104,21 +142,13 @@ cr_jobs_deliver(struct cr_jobs *j, time_t now, long max, struct cr_deliver_stats
 	while (done < max) {
 		size_t n = 0;
 
-		if ((err = cr_db_outbox_claim(db, j->worker, now, LEASE, BATCH, batch, &n)) != CR_OK || n == 0)
+		/* The clock of this claim, not of the pass: a lease counted from the start of a long pass
+		   would already be over, or nearly, when the batch is taken. */
+		err = cr_db_outbox_claim(db, j->worker, time(NULL), j->cfg->mail_lease_seconds, BATCH, batch, &n);
+		if (err != CR_OK || n == 0)
 			break;
 		for (size_t i = 0; i < n; i++) {
-			struct cr_buf msg;
-			char why[256] = "";
-			enum cr_err rc;
-
-			cr_buf_init(&msg, 2u * 1024u * 1024u);
-			rc = cr_mailer_build(&j->mailer, &batch[i], &msg);
-			if (rc != CR_OK)
-				snprintf(why, sizeof(why), "cannot build the message (%s)", cr_err_str(rc));
-			else
-				rc = send_one(j, &batch[i], &msg, why, sizeof(why));
-			cr_buf_free_secret(&msg);
-			settle(j, db, &batch[i], rc, why, now, st);
+			deliver_one(j, db, &batch[i], st);
 			cr_outbox_msg_free(&batch[i]);
 		}
 		done += (long)n;

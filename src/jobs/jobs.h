@@ -44,7 +44,8 @@ enum cr_err cr_jobs_notices(struct cr_jobs *j, time_t now, struct cr_notice_stat
 struct cr_deliver_stats {
 	long sent, retried, failed;
 };
-/* Delivers due outbox messages (SMTP, or .eml files when smtp.url is empty), at most max. */
-enum cr_err cr_jobs_deliver(struct cr_jobs *j, time_t now, long max, struct cr_deliver_stats *st);
+/* Delivers due outbox messages (SMTP, or .eml files when smtp.url is empty), at most max. Reads
+   the clock at each claim and each message (a pass can outlast the lease), so it takes no now. */
+enum cr_err cr_jobs_deliver(struct cr_jobs *j, long max, struct cr_deliver_stats *st);
 
 #endif

@@ -222,6 +222,10 @@ enum cr_err cr_db_outbox_add(struct cr_db *db, const struct cr_outbox_msg *m, ti
    claim the same message while a lease runs. */
 enum cr_err cr_db_outbox_claim(struct cr_db *db, const char *worker, time_t now, int lease, size_t max,
     struct cr_outbox_msg *out, size_t *n);
+/* Extends worker's lease on a claimed message to until, if worker still holds it: CR_OK, or
+   CR_ERR_CONFLICT when another sender has claimed it since (or it is no longer being sent). An
+   expired lease that nobody took yet is renewed. Call right before sending. */
+enum cr_err cr_db_outbox_renew(struct cr_db *db, int64_t id, const char *worker, time_t until);
 /* Marks a claimed message sent (only while worker still holds it). */
 enum cr_err cr_db_outbox_sent(struct cr_db *db, int64_t id, const char *worker, time_t now);
 /* Returns a claimed message to the queue due at next_at, or marks it failed when give_up. */

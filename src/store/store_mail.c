@@ -125,6 +125,27 @@ cr_db_outbox_claim(struct cr_db *db, const char *worker, time_t now, int lease, 
 	return err;
 }
 
+static const char SQL_OUTBOX_RENEW[] =
+    "UPDATE outbox SET claimed_until = $3 WHERE id = $1 AND claimed_by = $2 AND state = 'sending'";
+
+enum cr_err
+cr_db_outbox_renew(struct cr_db *db, int64_t id, const char *worker, time_t until)
+{
+	struct db_stmt *st;
+	enum cr_err err;
+
+	if ((st = db_prep(db, SQL_OUTBOX_RENEW)) == NULL)
+		return CR_ERR_IO;
+	db_bind_int(st, 1, id);
+	db_bind_text(st, 2, worker);
+	db_bind_int(st, 3, until);
+	if ((err = db_run(st, "outbox renew")) != CR_OK)
+		return err;
+	/* Claiming rewrites claimed_by in one statement, so this is a compare-and-set: no row means
+	   another sender claimed the message after our lease ran out (or it was settled). */
+	return db_changes(db) == 1 ? CR_OK : CR_ERR_CONFLICT;
+}
+
 static const char SQL_OUTBOX_SENT[] =
     "UPDATE outbox SET state = 'sent', sent_at = $3, last_error = ''"
     " WHERE id = $1 AND claimed_by = $2 AND state = 'sending'";

@@ -592,3 +592,55 @@ test('reminders: none once the holder finished verification (renewal pending_act
     assert.equal(one(sys, "SELECT count(*) FROM outbox WHERE kind <> 'notice'"), 0);
   });
 });
+
+// ---------------------------------------------------------------- 8. a slow SMTP server and the lease
+
+test('a slow SMTP server and two delivery workers: no message is sent twice while its sender still holds it', T, async (t) => {
+  await withSystem(async (sys) => {
+    // A short lease (mail.lease_seconds) and a server that takes DELAY s per message: a batch of the old
+    // size (50) takes far longer than the lease, so a worker that does not hold its messages for as long
+    // as it is sending them lets the other worker take and send them too.
+    const LEASE = 6;
+    const DELAY = 0.4;
+    addHolders(sys, 50, { certs: 1, days: 10 });
+    ok(sys, ['jobs', '--once', '--only', 'notices']);
+    const total = one(sys, 'SELECT count(*) FROM outbox');
+    assert.ok(total * DELAY > 2 * LEASE, `enough mail to outlive the lease (${total} messages)`);
+    const smtp = await sys.smtp({ delaySeconds: DELAY });
+    const env = { CERTRENEW_SMTP_URL: smtp.url, CERTRENEW_MAIL_LEASE_SECONDS: String(LEASE) };
+    const t0 = Date.now();
+    const deadline = t0 + 40_000;
+    const pending = () => one(sys, "SELECT count(*) FROM outbox WHERE state IN ('queued', 'sending')");
+    // Each worker is a cron-like loop of one-pass runs, so a worker that finished looks again at once and
+    // takes whatever it finds claimable, as another process would.
+    const worker = async () => {
+      let sent = 0;
+      const outs = [];
+      while (Date.now() < deadline) {
+        const e = await start(sys, ['jobs', '--once', '--only', 'deliver'], env, 45_000).done;
+        assert.equal(e.code, 0, `a delivery run failed (${e.code ?? e.signal})\n${e.out}`);
+        outs.push(e.out);
+        sent += Number((/delivery: (\d+) sent/.exec(e.out) || [0, 0])[1]);
+        if (pending() === 0) break;
+        await sleep(100);
+      }
+      return { sent, outs };
+    };
+    const [a, b] = await Promise.all([worker(), worker()]);
+    const secs = (Date.now() - t0) / 1000;
+    t.diagnostic(`${total} messages in ${secs.toFixed(1)} s; sent by each worker: ${a.sent} + ${b.sent}`);
+
+    const msgs = smtp.messages();
+    const perId = new Map();
+    for (const m of msgs) perId.set(m.messageId, (perId.get(m.messageId) || 0) + 1);
+    const twice = [...perId].filter(([, n]) => n > 1).map(([id, n]) => `${id} x${n}`);
+    assert.deepEqual(twice, [], `Message-IDs delivered more than once (${msgs.length} deliveries of ${total} messages)`);
+    const ids = sql(sys, 'SELECT message_id FROM outbox').map((r) => r.message_id).sort();
+    assert.deepEqual([...perId.keys()].sort(), ids, 'every queued message delivered');
+    assert.equal(one(sys, "SELECT count(*) FROM outbox WHERE state <> 'sent'"), 0, 'all marked sent');
+    assert.equal(a.sent + b.sent, total, 'the workers\' own counts add up');
+    assert.ok(a.sent > 0 && b.sent > 0, `both workers sent mail (${a.sent} + ${b.sent})`);
+    assert.ok(secs > LEASE, `the delivery outlived the lease (${secs.toFixed(1)} s)`);
+    assert.ok(secs < 40, `bounded (${secs.toFixed(1)} s)`);
+  });
+});

@@ -7,10 +7,12 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { freePort, sleep } from './harness.mjs';
 import { PYTHON, readMaildir } from './maildir.mjs';
 
 export { PYTHON };
+const LIB_DIR = path.dirname(fileURLToPath(import.meta.url));
 
 const live = new Set();
 process.on('exit', () => {
@@ -34,9 +36,10 @@ export class SmtpServer {
   /**
    * Starts aiosmtpd (Mailbox handler) on `port` (default: a free one) and waits until it accepts
    * connections. `dir` is the Maildir; it must not exist yet (aiosmtpd creates it with its
-   * cur/new/tmp subfolders; a pre-existing empty folder makes every delivery fail).
+   * cur/new/tmp subfolders; a pre-existing empty folder makes every delivery fail). `delaySeconds` > 0
+   * makes a slow server: each message waits that long at the end of DATA (tests/lib/slow_smtp.py).
    */
-  static async start({ port, dir, lifetimeMs = 120_000, startTimeoutMs = 15_000 } = {}) {
+  static async start({ port, dir, lifetimeMs = 120_000, startTimeoutMs = 15_000, delaySeconds = 0 } = {}) {
     const s = new SmtpServer();
     s.ownDir = !dir;
     s.root = dir ? null : mkdtempSync(path.join(os.tmpdir(), 'certrenew-smtp-'));
@@ -44,8 +47,10 @@ export class SmtpServer {
     s.port = port || await freePort();
     s.url = `smtp://127.0.0.1:${s.port}`;
     s.output = '';
-    s.child = spawn(PYTHON, ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${s.port}`,
-      '-c', 'aiosmtpd.handlers.Mailbox', s.dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const handler = delaySeconds > 0 ? ['slow_smtp.Slow', s.dir, String(delaySeconds)] : ['aiosmtpd.handlers.Mailbox', s.dir];
+    s.child = spawn(PYTHON, ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${s.port}`, '-c', ...handler], {
+      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONPATH: LIB_DIR },
+    });
     live.add(s.child);
     const keep = (b) => { if (s.output.length < 200_000) s.output += b.toString('utf8'); };
     s.child.stdout.on('data', keep);

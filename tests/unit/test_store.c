@@ -779,6 +779,45 @@ test_audit_no_truncate(void **state)
 	assert_int_equal(rows, 1);
 }
 
+/* Issue 13: a lease is renewed only by the sender that still holds the message; once another
+   sender has claimed it after the lease ran out, the first one's renewal and settling fail. */
+static void
+test_outbox_renew_is_compare_and_set(void **state)
+{
+	struct fx *f = *state;
+	unsigned char sealed[4] = {1, 2, 3, 4};
+	struct cr_outbox_msg m = {.kind = "notice", .to_addr = "a@example.gov.mo", .subject = "s",
+	    .message_id = "<x@example>", .sealed = sealed, .sealed_len = sizeof(sealed)};
+	struct cr_outbox_msg got[2];
+	size_t n = 0;
+	int64_t id = 0;
+	long sent = 0;
+
+	assert_int_equal(cr_db_outbox_add(f->db, &m, 1000, &id), CR_OK);
+	assert_int_equal(cr_db_outbox_claim(f->db, "w1", 1000, 10, 2, got, &n), CR_OK);
+	assert_int_equal(n, 1);
+	cr_outbox_msg_free(&got[0]);
+	/* Expired but not taken: still w1's, renewed. */
+	assert_int_equal(cr_db_outbox_renew(f->db, id, "w1", 1030), CR_OK);
+	/* Renewed to 1030: w2 cannot take it at 1020. */
+	assert_int_equal(cr_db_outbox_claim(f->db, "w2", 1020, 10, 2, got, &n), CR_OK);
+	assert_int_equal(n, 0);
+	/* Expired again and taken by w2: w1 can neither renew nor settle it. */
+	assert_int_equal(cr_db_outbox_claim(f->db, "w2", 1031, 10, 2, got, &n), CR_OK);
+	assert_int_equal(n, 1);
+	cr_outbox_msg_free(&got[0]);
+	assert_int_equal(cr_db_outbox_renew(f->db, id, "w1", 1100), CR_ERR_CONFLICT);
+	assert_int_equal(cr_db_outbox_renew(f->db, id, "w2", 1100), CR_OK);
+	assert_int_equal(cr_db_outbox_sent(f->db, id, "w1", 1040), CR_OK);
+	assert_int_equal(cr_db_outbox_count(f->db, "sent", &sent), CR_OK);
+	assert_int_equal(sent, 0);
+	assert_int_equal(cr_db_outbox_sent(f->db, id, "w2", 1040), CR_OK);
+	assert_int_equal(cr_db_outbox_count(f->db, "sent", &sent), CR_OK);
+	assert_int_equal(sent, 1);
+	/* Settled: no sender renews it. */
+	assert_int_equal(cr_db_outbox_renew(f->db, id, "w2", 1200), CR_ERR_CONFLICT);
+}
+
 int
 main(void)
 {
@@ -805,6 +844,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_app_one_open_conflict, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_audit_no_truncate, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_pg_connection_loss, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_renew_is_compare_and_set, fx_setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
