@@ -8,7 +8,6 @@
  * passphrase, again; cert, passphrase, reason on revocation), one flow call
  * (src/flow/flow_activate.c), a page or a redirect.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 
 #include "core/passphrase.h"
 #include "util/file.h"
+#include "util/ids.h"
 #include "util/log.h"
 #include "util/timefmt.h"
 #include "web.h"
@@ -25,18 +25,14 @@
 #define PUBLISHED_MAX (64u * 1024u * 1024u)
 #define ISSUED_SHOWN 32
 
+/* The certificate id of the query or form; 0 (found by nobody) when malformed. */
 static int64_t
 cert_param(struct cr_req *req, bool from_form)
 {
 	const char *s = from_form ? cr_form_get(&req->form, "cert") : req->query(req, "cert");
-	char *end;
-	long long v;
+	int64_t id;
 
-	if (s == NULL || *s == '\0' || strlen(s) > 18)
-		return 0;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	return (*end != '\0' || errno != 0 || v <= 0) ? 0 : (int64_t)v;
+	return cr_id_parse(s, &id) ? id : 0;
 }
 
 /* The message key of a refusal on these pages ("activate_password_wrong"). */
@@ -91,7 +87,7 @@ render_form(struct cr_req *req, struct cr_resp *resp, int64_t app_id, const stru
 
 /* A refusal that is not about the form: the step 4 page says it (ID changed, window closed, ...). */
 static void
-answer_on_step4(struct cr_req *req, struct cr_resp *resp, const struct cr_flow_result *res, time_t until)
+answer_on_step4(struct cr_req *req, struct cr_resp *resp, const struct cr_flow_result *res)
 {
 	char url[128];
 
@@ -101,7 +97,6 @@ answer_on_step4(struct cr_req *req, struct cr_resp *resp, const struct cr_flow_r
 		cr_render_error(req, resp, 500, "err_internal", NULL);
 		return;
 	}
-	(void)until;
 	/* The page after a redirect shows the reason: only known keys are ever shown (wizard.c). */
 	snprintf(url, sizeof(url), "/ecmp/certrenewal/confirm?app=%lld&msg=activate_%s", (long long)res->app.id,
 	    cr_flow_why_name(res->why));
@@ -167,7 +162,7 @@ cr_page_activate_open(struct cr_req *req, struct cr_resp *resp)
 	else if (res.outcome == CR_FLOW_REFUSED && res.why == CR_WHY_ACCOUNT_LOCKED)
 		render_form(req, resp, app_id, &f, 403, refusal_message(req, "activate", &res, f.locked_until), res.why);
 	else
-		answer_on_step4(req, resp, &res, 0);
+		answer_on_step4(req, resp, &res);
 }
 
 /* 「激活證書」. */
@@ -194,7 +189,7 @@ cr_page_activate(struct cr_req *req, struct cr_resp *resp)
 		return;
 	}
 	if (!form_refusal(&res)) {
-		answer_on_step4(req, resp, &res, 0);
+		answer_on_step4(req, resp, &res);
 		return;
 	}
 	/* The form again, with the reason: the account and the tries as they are now. */
